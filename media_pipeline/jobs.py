@@ -1,0 +1,86 @@
+"""The jobs table: one record per media item, and the task tokens that callbacks resume."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from media_pipeline.aws import client
+from media_pipeline.settings import settings
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _job_key(media_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"MEDIA#{media_id}"}, "sk": {"S": "JOB"}}
+
+
+def create_job(media_id: str, *, bucket: str, key: str, version: str, media_type: str, status: str = "RUNNING",
+               error_code: str | None = None) -> bool:
+    """Record a new job; False when this media id was already recorded (a duplicate delivery)."""
+    now = _now()
+    item: dict[str, Any] = {
+        **_job_key(media_id),
+        "media_id": {"S": media_id},
+        "status": {"S": status},
+        "bucket": {"S": bucket},
+        "key": {"S": key},
+        "version": {"S": version or ""},
+        "media_type": {"S": media_type},
+        "execution_name": {"S": media_id},
+        "created_at": {"S": now},
+        "updated_at": {"S": now},
+    }
+    if error_code:
+        item["error_code"] = {"S": error_code}
+    ddb = client("dynamodb")
+    try:
+        ddb.put_item(TableName=settings().jobs_table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        return True
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+
+
+def finish_job(media_id: str, *, status: str, manifest_key: str, error_code: str | None = None) -> None:
+    names = {"#s": "status", "#m": "manifest_key", "#u": "updated_at"}
+    values: dict[str, Any] = {":s": {"S": status}, ":m": {"S": manifest_key}, ":u": {"S": _now()}}
+    expression = "SET #s = :s, #m = :m, #u = :u"
+    if error_code:
+        names["#e"] = "error_code"
+        values[":e"] = {"S": error_code}
+        expression += ", #e = :e"
+    client("dynamodb").update_item(TableName=settings().jobs_table, Key=_job_key(media_id),
+                                   UpdateExpression=expression, ExpressionAttributeNames=names,
+                                   ExpressionAttributeValues=values)
+
+
+def get_job(media_id: str) -> dict[str, str] | None:
+    item = client("dynamodb").get_item(TableName=settings().jobs_table, Key=_job_key(media_id),
+                                       ConsistentRead=True).get("Item")
+    return {k: next(iter(v.values())) for k, v in item.items()} if item else None
+
+
+def _token_key(kind: str, name: str) -> dict[str, Any]:
+    return {"pk": {"S": f"TOKEN#{kind}#{name}"}, "sk": {"S": "TOKEN"}}
+
+
+def save_task_token(kind: str, name: str, *, task_token: str, media_id: str) -> None:
+    expires_at = int(time.time()) + settings().token_ttl_seconds
+    client("dynamodb").put_item(TableName=settings().jobs_table, Item={
+        **_token_key(kind, name),
+        "task_token": {"S": task_token},
+        "media_id": {"S": media_id},
+        "expires_at": {"N": str(expires_at)},
+    })
+
+
+def get_task_token(kind: str, name: str) -> str | None:
+    item = client("dynamodb").get_item(TableName=settings().jobs_table, Key=_token_key(kind, name),
+                                       ConsistentRead=True).get("Item")
+    return item["task_token"]["S"] if item else None
+
+
+def delete_task_token(kind: str, name: str) -> None:
+    """Called once the execution was resumed; the TTL removes tokens that are never used."""
+    client("dynamodb").delete_item(TableName=settings().jobs_table, Key=_token_key(kind, name))

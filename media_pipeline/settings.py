@@ -1,0 +1,48 @@
+"""Typed view of the function environment, read once per process."""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    media_bucket: str
+    jobs_table: str
+    event_bus_name: str = "default"
+    upload_prefix: str = "uploads/"
+    results_prefix: str = "results/"
+    state_machine_arn: str = ""
+    max_media_bytes: int = 2 * 1024**3
+    transcribe_language: str = "auto"
+    bedrock_model_id: str = "amazon.nova-lite-v1:0"
+    enrichment_max_input_tokens: int = 6000
+    enrichment_token_budget: int = 200_000
+    textract_sns_topic_arn: str = ""
+    textract_role_arn: str = ""
+    token_ttl_seconds: int = 2 * 24 * 3600
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        env = os.environ
+        return cls(
+            media_bucket=env.get("MEDIA_BUCKET", ""),
+            jobs_table=env.get("JOBS_TABLE", ""),
+            event_bus_name=env.get("EVENT_BUS_NAME", "default"),
+            upload_prefix=env.get("UPLOAD_PREFIX", "uploads/"),
+            results_prefix=env.get("RESULTS_PREFIX", "results/"),
+            state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+            max_media_bytes=int(env.get("MAX_MEDIA_BYTES", str(2 * 1024**3))),
+            transcribe_language=env.get("TRANSCRIBE_LANGUAGE", "auto"),
+            bedrock_model_id=env.get("BEDROCK_MODEL_ID", "amazon.nova-lite-v1:0"),
+            enrichment_max_input_tokens=int(env.get("ENRICHMENT_MAX_INPUT_TOKENS", "6000")),
+            enrichment_token_budget=int(env.get("ENRICHMENT_TOKEN_BUDGET", "200000")),
+            textract_sns_topic_arn=env.get("TEXTRACT_SNS_TOPIC_ARN", ""),
+            textract_role_arn=env.get("TEXTRACT_ROLE_ARN", ""),
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
