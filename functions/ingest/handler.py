@@ -1,0 +1,123 @@
+"""Ingest: S3 'Object Created' events (via EventBridge and SQS) → a job record and one execution per upload."""
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from media_pipeline import jobs
+from media_pipeline.aws import client
+from media_pipeline.ids import media_id_for
+from media_pipeline.manifest import new_manifest
+from media_pipeline.media_types import HEAD_BYTES, sniff
+from media_pipeline.observability import logger, metrics, pipeline_handler
+from media_pipeline.results import publish
+from media_pipeline.settings import settings
+from media_pipeline.storage import read_head, s3_uri
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def uploads_in(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects an SQS message announces: an EventBridge event, or an S3 notification's Records."""
+    if body.get("detail-type") == "Object Created":
+        detail = body["detail"]
+        obj = detail["object"]
+        return [{"bucket": detail["bucket"]["name"], "key": obj["key"], "version_id": obj.get("version-id"),
+                 "etag": obj.get("etag"), "size": obj.get("size")}]
+    uploads = []
+    for record in body.get("Records", []):
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        s3 = record["s3"]
+        uploads.append({"bucket": s3["bucket"]["name"], "key": s3["object"]["key"],
+                        "version_id": s3["object"].get("versionId"), "etag": s3["object"].get("eTag"),
+                        "size": s3["object"].get("size")})
+    return uploads  # s3:TestEvent and other messages announce nothing
+
+
+def _head(bucket: str, key: str, version_id: str | None) -> tuple[str, dict[str, Any]] | None:
+    """Find the object. Keys in S3 notifications are URL-encoded ('+' for a space): try both forms."""
+    s3 = client("s3")
+    for candidate in dict.fromkeys([key, unquote_plus(key)]):
+        try:
+            extra = {"VersionId": version_id} if version_id else {}
+            return candidate, s3.head_object(Bucket=bucket, Key=candidate, **extra)
+        except s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound", "NoSuchVersion", "400"):
+                raise
+    return None
+
+
+def rejection(size: int, head: bytes) -> tuple[str, str] | None:
+    limit = settings().max_media_bytes
+    if size == 0:
+        return "EMPTY_OBJECT", "the uploaded object is empty"
+    if size > limit:
+        return "OBJECT_TOO_LARGE", f"the object has {size} bytes; the limit is {limit}"
+    kind = sniff(head)
+    if kind.media_type == "unknown":
+        return "UNSUPPORTED_MEDIA_TYPE", f"the content is not a supported media type (detected: {kind.format})"
+    return None
+
+
+def ingest_upload(upload: dict[str, Any]) -> dict[str, Any]:
+    """Record the upload once and start its execution; rejected uploads get a FAILED manifest at once."""
+    bucket, raw_key = upload["bucket"], upload["key"]
+    found = _head(bucket, raw_key, upload.get("version_id"))
+    if found is None:
+        key = unquote_plus(raw_key)
+        version = upload.get("version_id") or upload.get("etag")
+        media = {"media_id": media_id_for(bucket, key, version), "bucket": bucket, "key": key,
+                 "version_id": upload.get("version_id"), "etag": upload.get("etag"), "size": upload.get("size") or 0,
+                 "media_type": "unknown", "source": s3_uri(bucket, key)}
+        return _reject(media, "OBJECT_NOT_FOUND", "the object was deleted before it could be processed")
+    key, head = found
+    version_id = head.get("VersionId") if head.get("VersionId") not in (None, "null") else None
+    etag = head.get("ETag", "").strip('"') or None
+    size = int(head.get("ContentLength", 0))
+    media_id = media_id_for(bucket, key, version_id or etag)
+    logger.append_keys(media_id=media_id)
+    first_bytes = read_head(bucket, key, min(size, HEAD_BYTES), version_id)
+    kind = sniff(first_bytes)
+    media = {"media_id": media_id, "bucket": bucket, "key": key, "version_id": version_id, "etag": etag,
+             "size": size, "media_type": kind.media_type, "detected_format": kind.format,
+             "source": s3_uri(bucket, key)}
+    rejected = rejection(size, first_bytes)
+    if rejected:
+        return _reject(media, *rejected)
+    if not jobs.create_job(media_id, bucket=bucket, key=key, version=version_id or etag or "", media_type=kind.media_type):
+        logger.info("duplicate delivery of an upload already recorded")
+        metrics.add_metric(name="DuplicateUploads", unit=MetricUnit.Count, value=1)
+    sfn = client("stepfunctions")
+    try:
+        sfn.start_execution(stateMachineArn=settings().state_machine_arn, name=media_id,
+                            input=json.dumps({"media": media, "steps": {}}))
+        metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
+    except sfn.exceptions.ExecutionAlreadyExists:
+        logger.info("execution already exists for this upload")
+    return {"media_id": media_id, "status": "STARTED", "media_type": kind.media_type}
+
+
+def _reject(media: dict[str, Any], code: str, message: str) -> dict[str, Any]:
+    logger.warning("upload rejected", extra={"reason_code": code, "reason": message})
+    metrics.add_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1)
+    recorded = jobs.create_job(media["media_id"], bucket=media["bucket"], key=media["key"],
+                               version=media.get("version_id") or media.get("etag") or "",
+                               media_type=media["media_type"], status="FAILED", error_code=code)
+    if recorded:
+        publish(new_manifest(media, status="FAILED", error={"code": code, "message": message}))
+    return {"media_id": media["media_id"], "status": "FAILED", "error_code": code}
+
+
+def record_handler(record: SQSRecord) -> list[dict[str, Any]]:
+    return [ingest_upload(upload) for upload in uploads_in(record.json_body)]
+
+
+@pipeline_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,61 @@
+"""Transcribe job control shared by the start step and the job-state-change callback."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from media_pipeline import jobs
+from media_pipeline.aws import client
+from media_pipeline.ids import media_id_from_job_name
+from media_pipeline.observability import logger
+from media_pipeline.storage import results_key
+
+TOKEN_KIND = "transcribe"
+# Failures that mean "there is no speech to transcribe" rather than "the job broke".
+_NO_SPEECH = re.compile(r"identify (the )?language|no speech|detect(ed)? (any )?speech|insufficient audio", re.I)
+
+
+def transcript_key(media_id: str, index: int) -> str:
+    return results_key(media_id, f"transcribe-{index}.json")
+
+
+def outcome(job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """('success', output) or ('failure', {'error', 'cause'}) for a finished job; ('running', {}) otherwise."""
+    name = job["TranscriptionJobName"]
+    status = job.get("TranscriptionJobStatus")
+    media_id = media_id_from_job_name(name) or ""
+    index = int(name.rsplit("-", 1)[-1]) if media_id else 0
+    if status == "COMPLETED":
+        return "success", {"job_name": name, "transcript_key": transcript_key(media_id, index),
+                           "language": job.get("LanguageCode"), "warnings": []}
+    if status == "FAILED":
+        reason = job.get("FailureReason") or "Transcribe reported FAILED without a reason"
+        if _NO_SPEECH.search(reason):
+            return "success", {"job_name": name, "transcript_key": None, "language": None,
+                               "warnings": [{"code": "NO_SPEECH_DETECTED", "message": reason}]}
+        return "failure", {"error": "TRANSCRIBE_JOB_FAILED", "cause": reason}
+    return "running", {}
+
+
+def resume_execution(job_name: str) -> str:
+    """Send the job's outcome to the execution waiting on it. Returns what happened, for logs and tests."""
+    token = jobs.get_task_token(TOKEN_KIND, job_name)
+    if token is None:
+        logger.info("no execution waits for this job", extra={"job_name": job_name})
+        return "no-token"
+    job = client("transcribe").get_transcription_job(TranscriptionJobName=job_name)["TranscriptionJob"]
+    kind, payload = outcome(job)
+    if kind == "running":
+        return "running"
+    sfn = client("stepfunctions")
+    try:
+        if kind == "success":
+            sfn.send_task_success(taskToken=token, output=json.dumps(payload))
+        else:
+            sfn.send_task_failure(taskToken=token, error=payload["error"], cause=payload["cause"][:32000])
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
+        logger.warning("the waiting task is gone", extra={"job_name": job_name})
+        kind = "stale-token"
+    jobs.delete_task_token(TOKEN_KIND, job_name)
+    return kind
