@@ -1,0 +1,321 @@
+"""The audio path's handlers on moto: content in, content out."""
+from __future__ import annotations
+
+import io
+import json
+import struct
+import wave
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.conftest import BUCKET, TABLE
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def wav_bytes(seconds: float = 0.5) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(struct.pack("<h", 0) * int(16000 * seconds))
+    return buffer.getvalue()
+
+
+def s3_event_message(key: str, version_id: str | None = None) -> dict:
+    """An SQS record whose body is the EventBridge 'Object Created' event for the key."""
+    detail = {"bucket": {"name": BUCKET}, "object": {"key": key, "size": 1, "etag": "x"}}
+    if version_id:
+        detail["object"]["version-id"] = version_id
+    body = {"version": "0", "id": "e1", "detail-type": "Object Created", "source": "aws.s3",
+            "account": "123456789012", "region": "us-east-1", "resources": [f"arn:aws:s3:::{BUCKET}"], "detail": detail}
+    return {"messageId": f"m-{key}", "receiptHandle": "r", "body": json.dumps(body), "attributes": {},
+            "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest", "awsRegion": "us-east-1"}
+
+
+@pytest.fixture
+def state_machine(aws, monkeypatch):
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name="media-pipeline", roleArn="arn:aws:iam::123456789012:role/sfn",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    from tests.conftest import reset_runtime_caches
+
+    reset_runtime_caches()
+    return arn
+
+
+def executions(arn: str) -> list[dict]:
+    sfn = boto3.client("stepfunctions")
+    found = sfn.list_executions(stateMachineArn=arn)["executions"]
+    return [sfn.describe_execution(executionArn=e["executionArn"]) for e in found]
+
+
+def manifest_of(media_id: str) -> dict:
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=f"results/{media_id}/manifest.json")["Body"].read()
+    return json.loads(body)
+
+
+def ingest(records: list[dict]) -> dict:
+    from functions.ingest.handler import handler
+
+    return handler({"Records": records}, LambdaContext())
+
+
+class LambdaContext:
+    function_name = "ingest"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ingest"
+    aws_request_id = "req-1"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+def test_upload_with_a_space_in_its_name_starts_one_execution(state_machine):
+    s3 = boto3.client("s3")
+    version = s3.put_object(Bucket=BUCKET, Key="uploads/my talk.wav", Body=wav_bytes())["VersionId"]
+    result = ingest([s3_event_message("uploads/my+talk.wav", version)])
+    assert result == {"batchItemFailures": []}
+    [execution] = executions(state_machine)
+    state = json.loads(execution["input"])
+    media = state["media"]
+    assert media["key"] == "uploads/my talk.wav"
+    assert (media["media_type"], media["detected_format"], media["version_id"]) == ("audio", "wav", version)
+    assert execution["name"] == media["media_id"] and state["steps"] == {}
+    job = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": f"MEDIA#{media['media_id']}"}, "sk": {"S": "JOB"}})["Item"]
+    assert job["status"]["S"] == "RUNNING"
+
+
+def test_the_same_event_three_times_gives_one_execution(state_machine):
+    s3 = boto3.client("s3")
+    version = s3.put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=wav_bytes())["VersionId"]
+    for _ in range(3):
+        ingest([s3_event_message("uploads/a.wav", version)])
+    assert len(executions(state_machine)) == 1
+    items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+    assert len(items) == 1
+
+
+def test_a_new_version_of_the_same_key_is_a_new_item(state_machine):
+    s3 = boto3.client("s3")
+    first = s3.put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=wav_bytes())["VersionId"]
+    second = s3.put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=wav_bytes(0.7))["VersionId"]
+    ingest([s3_event_message("uploads/a.wav", first), s3_event_message("uploads/a.wav", second)])
+    assert len({e["name"] for e in executions(state_machine)}) == 2
+
+
+@pytest.mark.parametrize("name, body, code", [
+    ("empty.wav", b"", "EMPTY_OBJECT"),
+    ("setup.mp3", b"MZ\x90\x00" + b"\x00" * 200, "UNSUPPORTED_MEDIA_TYPE"),
+    ("notes.pdf", b"just some text, not a PDF", "UNSUPPORTED_MEDIA_TYPE"),
+])
+def test_rejected_uploads_get_a_failed_manifest_and_no_execution(state_machine, name, body, code):
+    s3 = boto3.client("s3")
+    version = s3.put_object(Bucket=BUCKET, Key=f"uploads/{name}", Body=body)["VersionId"]
+    [outcome] = ingest([s3_event_message(f"uploads/{name}", version)]) and [None]
+    assert executions(state_machine) == []
+    [item] = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+    manifest = manifest_of(item["media_id"]["S"])
+    assert manifest["status"] == "FAILED" and manifest["error"]["code"] == code
+    assert manifest["source"]["key"] == f"uploads/{name}"
+    assert item["status"]["S"] == "FAILED" and item["error_code"]["S"] == code
+
+
+def test_oversize_upload_is_rejected(state_machine, monkeypatch):
+    monkeypatch.setenv("MAX_MEDIA_BYTES", "1000")
+    from tests.conftest import reset_runtime_caches
+
+    reset_runtime_caches()
+    s3 = boto3.client("s3")
+    version = s3.put_object(Bucket=BUCKET, Key="uploads/big.wav", Body=wav_bytes(1))["VersionId"]
+    ingest([s3_event_message("uploads/big.wav", version)])
+    [item] = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+    assert manifest_of(item["media_id"]["S"])["error"]["code"] == "OBJECT_TOO_LARGE"
+
+
+def test_a_record_that_breaks_is_reported_as_a_partial_failure(state_machine, monkeypatch):
+    s3 = boto3.client("s3")
+    version = s3.put_object(Bucket=BUCKET, Key="uploads/ok.wav", Body=wav_bytes())["VersionId"]
+    broken = s3_event_message("uploads/ok.wav", version)
+    broken["messageId"] = "broken"
+    broken["body"] = "{not json"
+    result = ingest([s3_event_message("uploads/ok.wav", version), broken])
+    assert result == {"batchItemFailures": [{"itemIdentifier": "broken"}]}
+    assert len(executions(state_machine)) == 1
+
+
+class StepFunctionsRecorder:
+    def __init__(self):
+        self.calls = []
+
+    def send_task_success(self, **kwargs):
+        self.calls.append(("success", kwargs))
+
+    def send_task_failure(self, **kwargs):
+        self.calls.append(("failure", kwargs))
+
+    class exceptions:  # noqa: N801 - mirrors the boto3 client attribute
+        class TaskTimedOut(Exception):
+            pass
+
+        InvalidToken = TaskDoesNotExist = TaskTimedOut
+
+
+@pytest.fixture
+def recorder(aws):
+    from media_pipeline import aws as clients
+
+    recorder = StepFunctionsRecorder()
+    clients._clients[("stepfunctions", None)] = recorder
+    return recorder
+
+
+MEDIA_ID = "0123456789abcdef0123456789abcdef"
+
+
+def media(key: str = "uploads/a.wav") -> dict:
+    return {"media_id": MEDIA_ID, "bucket": BUCKET, "key": key, "version_id": None, "etag": "e", "size": 10,
+            "media_type": "audio", "detected_format": "wav", "source": f"s3://{BUCKET}/{key}"}
+
+
+def test_start_transcription_stores_the_token_and_names_the_job(recorder):
+    from functions.start_transcription.handler import handler
+
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=wav_bytes())
+    event = {"task_token": "token-1", "media": media(), "part": {"bucket": BUCKET, "key": "uploads/a.wav", "offset_seconds": 0}, "index": 0}
+    assert handler(event, LambdaContext())["started"] is True
+    job = boto3.client("transcribe").get_transcription_job(TranscriptionJobName=f"media-{MEDIA_ID}-0")["TranscriptionJob"]
+    assert job["Media"]["MediaFileUri"] == f"s3://{BUCKET}/uploads/a.wav"
+    token = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": f"TOKEN#transcribe#media-{MEDIA_ID}-0"}, "sk": {"S": "TOKEN"}})["Item"]
+    assert token["task_token"]["S"] == "token-1" and int(token["expires_at"]["N"]) > 0
+    # A retry of the state starts no second job; once the job has finished, it resumes the execution.
+    transcribe = boto3.client("transcribe")
+    while transcribe.get_transcription_job(TranscriptionJobName=f"media-{MEDIA_ID}-0")["TranscriptionJob"]["TranscriptionJobStatus"] != "COMPLETED":
+        pass
+    event["task_token"] = "token-2"
+    second = handler(event, LambdaContext())
+    assert second["started"] is False
+    assert len(boto3.client("transcribe").list_transcription_jobs()["TranscriptionJobSummaries"]) == 1
+    assert recorder.calls and recorder.calls[-1][1]["taskToken"] == "token-2"
+
+
+def test_callback_resumes_with_the_transcript_location(recorder):
+    from functions.start_transcription.handler import handler as start
+    from functions.transcribe_callback.handler import handler as callback
+
+    start({"task_token": "tok", "media": media(), "part": {"bucket": BUCKET, "key": "uploads/a.wav"}, "index": 0}, LambdaContext())
+    transcribe = boto3.client("transcribe")
+    name = f"media-{MEDIA_ID}-0"
+    while transcribe.get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"]["TranscriptionJobStatus"] != "COMPLETED":
+        pass
+    event = {"source": "aws.transcribe", "detail-type": "Transcribe Job State Change",
+             "detail": {"TranscriptionJobName": name, "TranscriptionJobStatus": "COMPLETED"}}
+    assert callback(event, LambdaContext())["result"] == "success"
+    kind, call = recorder.calls[-1]
+    assert kind == "success" and call["taskToken"] == "tok"
+    assert json.loads(call["output"])["transcript_key"] == f"results/{MEDIA_ID}/transcribe-0.json"
+    # The token is used once: a repeated event changes nothing.
+    assert callback(event, LambdaContext())["result"] == "no-token"
+
+
+def test_failed_job_fails_the_task_and_silence_does_not():
+    from media_pipeline.transcription import outcome
+
+    name = f"media-{MEDIA_ID}-0"
+    assert outcome({"TranscriptionJobName": name, "TranscriptionJobStatus": "FAILED",
+                    "FailureReason": "The media format provided does not match the detected media format."}) == (
+        "failure", {"error": "TRANSCRIBE_JOB_FAILED", "cause": "The media format provided does not match the detected media format."})
+    kind, payload = outcome({"TranscriptionJobName": name, "TranscriptionJobStatus": "FAILED",
+                             "FailureReason": "Failed to identify language: the audio has no speech."})
+    assert kind == "success" and payload["transcript_key"] is None
+    assert payload["warnings"][0]["code"] == "NO_SPEECH_DETECTED"
+
+
+def test_process_transcript_writes_text_and_captions(aws):
+    from functions.process_transcript.handler import handler
+
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=BUCKET, Key=f"results/{MEDIA_ID}/transcribe-0.json", Body=(DATA / "transcribe-two-sentences.json").read_bytes())
+    state = {"media": media(), "steps": {
+        "audio": {"parts": [{"bucket": BUCKET, "key": "uploads/a.wav", "offset_seconds": 0}]},
+        "transcription": [{"job_name": "j", "transcript_key": f"results/{MEDIA_ID}/transcribe-0.json", "language": "en-US"}]}}
+    result = handler(state, LambdaContext())
+    read = lambda key: s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()  # noqa: E731
+    assert read(result["text_key"]).strip() == "Welcome to the media pipeline. Uploads become transcripts, captions and summaries."
+    assert "00:00:02.900 --> 00:00:06.200\nUploads become transcripts, captions and summaries." in read(result["vtt_key"])
+    assert read(result["srt_key"]).startswith("1\n00:00:00,040 --> 00:00:01,620\nWelcome to the media pipeline.")
+    assert json.loads(read(result["segments_key"]))[1]["start"] == 2.9
+    assert (result["words"], result["language"], result["warnings"]) == (11, "en-US", [])
+
+
+def test_no_speech_gives_an_empty_transcript_with_a_warning(aws):
+    from functions.process_transcript.handler import handler
+
+    state = {"media": media(), "steps": {
+        "audio": {"parts": [{"bucket": BUCKET, "key": "uploads/a.wav", "offset_seconds": 0}]},
+        "transcription": [{"job_name": "j", "transcript_key": None, "language": None,
+                           "warnings": [{"code": "NO_SPEECH_DETECTED", "message": "no speech"}]}]}}
+    result = handler(state, LambdaContext())
+    assert result["words"] == 0 and [w["code"] for w in result["warnings"]] == ["NO_SPEECH_DETECTED"]
+    assert boto3.client("s3").get_object(Bucket=BUCKET, Key=result["text_key"])["Body"].read() == b""
+
+
+def test_enrich_writes_the_models_answer(aws, fake_bedrock):
+    from functions.enrich.handler import handler
+
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=f"results/{MEDIA_ID}/transcript.txt", Body=b"Welcome to the media pipeline.")
+    result = handler({"media": media(), "steps": {"transcript": {"text_key": f"results/{MEDIA_ID}/transcript.txt"}}}, LambdaContext())
+    stored = json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=result["enrichment_key"])["Body"].read())
+    assert stored["title"] == "A test title" and stored["model"] == "test.model-v1" and stored["model_calls"] == 1
+    assert "Welcome to the media pipeline." in fake_bedrock.calls[0]["messages"][0]["content"][0]["text"]
+
+
+def test_enrich_skips_empty_text_without_a_model_call(aws, fake_bedrock):
+    from functions.enrich.handler import handler
+
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=f"results/{MEDIA_ID}/transcript.txt", Body=b"")
+    result = handler({"media": media(), "steps": {"transcript": {"text_key": f"results/{MEDIA_ID}/transcript.txt"}}}, LambdaContext())
+    assert result["warnings"][0]["code"] == "ENRICHMENT_SKIPPED" and fake_bedrock.calls == []
+
+
+def test_finalize_writes_a_valid_manifest_keeping_a_failed_enrichment_as_a_warning(aws):
+    from functions.finalize.handler import handler
+    from functions.process_transcript.handler import handler as process
+
+    s3 = boto3.client("s3")
+    boto3.client("dynamodb").put_item(TableName=TABLE, Item={"pk": {"S": f"MEDIA#{MEDIA_ID}"}, "sk": {"S": "JOB"}, "status": {"S": "RUNNING"}})
+    s3.put_object(Bucket=BUCKET, Key=f"results/{MEDIA_ID}/transcribe-0.json", Body=(DATA / "transcribe-two-sentences.json").read_bytes())
+    steps = {"audio": {"parts": [{"bucket": BUCKET, "key": "uploads/a.wav", "offset_seconds": 0}]},
+             "transcription": [{"job_name": "j", "transcript_key": f"results/{MEDIA_ID}/transcribe-0.json", "language": "en-US"}]}
+    steps["transcript"] = process({"media": media(), "steps": steps}, LambdaContext())
+    cause = json.dumps({"errorType": "EnrichmentFailed", "errorMessage": json.dumps({"code": "BEDROCK_ACCESS_DENIED", "message": "model access not enabled"})})
+    steps["enrichment"] = {"Error": "EnrichmentFailed", "Cause": cause}
+    result = handler({"media": media(), "steps": steps}, LambdaContext())
+    manifest = manifest_of(MEDIA_ID)
+    assert result == {"status": "SUCCEEDED", "manifest_key": f"results/{MEDIA_ID}/manifest.json", "error_code": None}
+    assert manifest["transcript"]["text"].startswith("Welcome to the media pipeline.")
+    assert manifest["transcript"]["segments"][0] == {"start": 0.04, "end": 1.62, "text": "Welcome to the media pipeline.", "speaker": None}
+    assert manifest["warnings"] == [{"code": "ENRICHMENT_FAILED", "message": "BEDROCK_ACCESS_DENIED: model access not enabled"}]
+    assert "enrichment" not in manifest and "error" not in manifest
+    assert manifest["artifacts"]["captions_vtt"] == f"s3://{BUCKET}/results/{MEDIA_ID}/captions.vtt"
+    job = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": f"MEDIA#{MEDIA_ID}"}, "sk": {"S": "JOB"}})["Item"]
+    assert job["status"]["S"] == "SUCCEEDED"
+
+
+def test_record_failure_keeps_the_reason(aws):
+    from functions.finalize.handler import handler
+
+    cause = json.dumps({"errorMessage": "Transcribe could not read it", "errorType": "x"})
+    error = {"Error": "TRANSCRIBE_JOB_FAILED", "Cause": "The media format provided does not match the detected media format."}
+    result = handler({"failed": True, "media": media(), "steps": {}, "error": error}, LambdaContext())
+    manifest = manifest_of(MEDIA_ID)
+    assert result["status"] == "FAILED" and result["error_code"] == "TRANSCRIBE_JOB_FAILED"
+    assert manifest["error"] == {"code": "TRANSCRIBE_JOB_FAILED", "message": error["Cause"]}
+    del cause
