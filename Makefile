@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make demo` (the pipeline offline on the bundled samples)
+# and `make test` (the whole suite). Both create .venv/ on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: setup demo test test-fast test-slow synth lint bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-local.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -r requirements-local.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup  ## run the pipeline offline on samples/, results in demo-results/
+	$(VENV)/bin/media-pipeline demo
+
+test: setup  ## the whole suite, offline engines included
+	$(PY) -m pytest -n 2
+
+test-fast: setup  ## everything but the offline-engine tests
+	$(PY) -m pytest -n 2 -m "not slow"
+
+test-slow: setup
+	$(PY) -m pytest -m slow
+
+synth: setup  ## synthesize the CDK app into cdk.out/ (no AWS credentials, no Docker)
+	$(PY) app.py
+
+bench: setup  ## benchmarks: offline pipeline overhead and the video worker's memory
+	$(PY) benchmarks/local_pipeline.py
+	$(PY) benchmarks/video_worker.py
+
+clean:
+	rm -rf cdk.out demo-results .pytest_cache
