@@ -7,6 +7,7 @@ Everything is generated with the standard library and Pillow, so any test can im
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import struct
@@ -126,7 +127,8 @@ def _text_content(lines: Iterable[str], x: int = 72, y: int = 720, size: int = 1
     return b"\n".join(parts)
 
 
-def _jpeg(lines: Iterable[str]) -> tuple[bytes, int, int]:
+@functools.lru_cache(maxsize=64)
+def _jpeg(lines: tuple[str, ...]) -> tuple[bytes, int, int]:
     image = render_lines(lines)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=60)

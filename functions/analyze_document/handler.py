@@ -1,0 +1,129 @@
+"""Analyze a document or image: check Textract's limits first, then take the cheapest route to its text.
+
+- PDF whose every page has a usable text layer: read it, no Textract call (mode "text_layer").
+- PDF with pages that need OCR: copy only those pages into results/<id>/ocr-input.pdf for an asynchronous
+  job, keep the text-layer pages in results/<id>/text-layer-pages.json (mode "async").
+- JPEG, PNG or single-page TIFF: DetectDocumentText, synchronous (mode "sync"). A multi-page or large TIFF
+  goes through an asynchronous job like a PDF.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from media_pipeline import documents
+from media_pipeline.aws import client
+from media_pipeline.documents import PageText
+from media_pipeline.errors import MediaRejected
+from media_pipeline.observability import logger, metrics, pipeline_handler
+from media_pipeline.settings import settings
+from media_pipeline.storage import results_key, write_json, write_text
+
+DOCUMENT_FORMATS = ("pdf", "png", "jpeg", "tiff")
+
+
+def _version(media: dict[str, Any]) -> dict[str, str]:
+    return {"VersionId": media["version_id"]} if media.get("version_id") else {}
+
+
+def object_size(media: dict[str, Any]) -> int:
+    s3 = client("s3")
+    try:
+        return int(s3.head_object(Bucket=media["bucket"], Key=media["key"], **_version(media))["ContentLength"])
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
+            raise MediaRejected("the object was deleted before it could be read", code="OBJECT_NOT_FOUND") from exc
+        raise
+
+
+def write_text_result(media_id: str, pages: list[PageText]) -> dict[str, str]:
+    bucket = settings().media_bucket
+    return {
+        "text_key": write_text(bucket, results_key(media_id, "text.txt"), documents.pages_as_text(pages)),
+        "pages_key": write_json(bucket, results_key(media_id, "pages.json"), [p.as_dict() for p in pages]),
+    }
+
+
+def analyze_pdf(media: dict[str, Any], workdir: str) -> dict[str, Any]:
+    media_id, bucket = media["media_id"], settings().media_bucket
+    path = os.path.join(workdir, "document.pdf")
+    # Streamed to /tmp (up to 500 MB), never held in memory; PDFium reads pages from the file as needed.
+    client("s3").download_file(media["bucket"], media["key"], path, ExtraArgs=_version(media) or None)
+    inspection = documents.inspect_pdf(path)
+    result: dict[str, Any] = {"format": "pdf", "page_count": inspection.page_count, "ocr_pages": inspection.ocr_pages,
+                              "warnings": []}
+    metrics.add_metric(name="DocumentPages", unit=MetricUnit.Count, value=inspection.page_count)
+    metrics.add_metric(name="TextLayerPages", unit=MetricUnit.Count, value=len(inspection.text_layer_pages))
+    if not inspection.ocr_pages:
+        pages = inspection.text_layer_pages
+        if not any(p.text for p in pages):
+            result["warnings"].append(documents.no_text_warning("PDF (its pages are empty)"))
+        return {"mode": "text_layer", **result, **write_text_result(media_id, pages), "blocks_key": None}
+    ocr_path = os.path.join(workdir, "ocr-input.pdf")
+    documents.write_ocr_pdf(path, inspection.ocr_pages, ocr_path)
+    ocr_key = results_key(media_id, "ocr-input.pdf")
+    client("s3").upload_file(ocr_path, bucket, ocr_key, ExtraArgs={"ContentType": "application/pdf"})
+    text_layer_key = write_json(bucket, results_key(media_id, "text-layer-pages.json"),
+                                [p.as_dict() for p in inspection.text_layer_pages])
+    metrics.add_metric(name="OcrPages", unit=MetricUnit.Count, value=len(inspection.ocr_pages))
+    logger.info("pages need OCR", extra={"ocr_pages": len(inspection.ocr_pages), "pages": inspection.page_count})
+    return {"mode": "async", **result, "ocr_input_key": ocr_key, "text_layer_pages_key": text_layer_key}
+
+
+def detect_text(data: bytes) -> dict[str, Any]:
+    textract = client("textract")
+    with documents.textract_errors("DetectDocumentText"):
+        response = textract.detect_document_text(Document={"Bytes": data})
+    metrics.add_metric(name="TextractSyncPages", unit=MetricUnit.Count, value=1)
+    response.pop("ResponseMetadata", None)
+    return response
+
+
+def analyze_image(media: dict[str, Any], size: int, workdir: str) -> dict[str, Any]:
+    media_id, bucket = media["media_id"], settings().media_bucket
+    version = _version(media)
+    if size <= documents.SYNC_MAX_BYTES:
+        data: bytes | None = client("s3").get_object(Bucket=media["bucket"], Key=media["key"], **version)["Body"].read()
+        inspection = documents.inspect_image(data)
+    else:  # only a TIFF passes check_size above 10 MB: up to 500 MB, read from /tmp
+        data = None
+        path = os.path.join(workdir, "image.tiff")
+        client("s3").download_file(media["bucket"], media["key"], path, ExtraArgs=version or None)
+        inspection = documents.inspect_image(path, size)
+    result: dict[str, Any] = {"format": inspection.format, "page_count": inspection.frames, "warnings": []}
+    if inspection.blank:
+        # One flat colour: nothing for OCR to find, so no paid call.
+        result["warnings"].append({"code": "NO_TEXT_FOUND", "message": "the image is blank (one flat colour); Textract was not called"})
+        return {"mode": "sync", **result, "ocr_pages": [], **write_text_result(media_id, []), "blocks_key": None}
+    if documents.needs_async(inspection, size):
+        ocr_key = results_key(media_id, "ocr-input.tiff")
+        source = {"Bucket": media["bucket"], "Key": media["key"], **version}
+        client("s3").copy_object(Bucket=bucket, Key=ocr_key, CopySource=source, ContentType="image/tiff",
+                                 MetadataDirective="REPLACE")
+        return {"mode": "async", **result, "ocr_pages": list(range(1, inspection.frames + 1)), "ocr_input_key": ocr_key,
+                "text_layer_pages_key": None}
+    response = detect_text(data or b"")
+    blocks_key = write_json(bucket, results_key(media_id, "textract-blocks.json"), response)
+    pages = documents.pages_from_blocks(response.get("Blocks") or [], page_count=1)
+    if not any(p.text for p in pages):
+        result["warnings"].append(documents.no_text_warning("image"))
+    return {"mode": "sync", **result, "ocr_pages": [1], **write_text_result(media_id, pages), "blocks_key": blocks_key}
+
+
+def analyze(media: dict[str, Any]) -> dict[str, Any]:
+    fmt = media.get("detected_format") or ""
+    if fmt not in DOCUMENT_FORMATS:
+        raise MediaRejected(f"{fmt or 'this'} content is not a document Textract reads (PDF, JPEG, PNG, TIFF)",
+                            code="UNSUPPORTED_MEDIA_TYPE")
+    size = object_size(media)
+    documents.check_size(size, fmt)
+    with tempfile.TemporaryDirectory(prefix="document-") as workdir:
+        return analyze_pdf(media, workdir) if fmt == "pdf" else analyze_image(media, size, workdir)
+
+
+@pipeline_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return analyze(event["media"])
