@@ -1,0 +1,35 @@
+"""Probe a video in place (ranged reads from S3) and choose where to process it: Lambda or Fargate."""
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from media_pipeline import video
+from media_pipeline.observability import logger, metrics, pipeline_handler
+
+
+def probe_media(media: dict[str, Any], options: video.VideoOptions) -> dict[str, Any]:
+    source = video.S3RangeReader(media["bucket"], media["key"], version_id=media.get("version_id"),
+                                 size=media.get("size"))
+    facts = video.probe(source)
+    route = video.route_for(facts["duration_seconds"], options)
+    metrics.add_metric(name="VideoSecondsProbed", unit=MetricUnit.Seconds, value=facts["duration_seconds"])
+    logger.info("video probed", extra={"duration_seconds": facts["duration_seconds"], "route": route,
+                                       "bytes_read": source.bytes_fetched})
+    return {
+        "duration_seconds": facts["duration_seconds"],
+        "has_audio": facts["has_audio"],
+        "has_video": facts["has_video"],
+        "size": source.size,
+        "format": facts["format"],
+        "bit_rate": facts["bit_rate"],
+        "streams": facts["streams"],
+        "route": route,
+        "warnings": facts["warnings"],
+    }
+
+
+@pipeline_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return probe_media(event["media"], video.VideoOptions.from_env())
