@@ -525,6 +525,7 @@ def test_300_page_born_digital_pdf(textract):
     pages = s3_json(collected["pages_key"])
     assert [p["text"] for p in pages] == [expected[n] for n in range(1, 301)]
     assert textract.count() == 0 and elapsed < 10
+    print(f"\n300-page born-digital PDF: payload bytes analyze={payload_size(result)} collect={payload_size(collected)}, {elapsed:.1f} s")
     assert max(payload_size(result), payload_size(collected)) < STATE_LIMIT
 
 
