@@ -1,0 +1,723 @@
+"""Every workaround for a gap in moto lives in this module, so the rest of the project talks to an emulator that
+behaves like AWS. moto is pinned (MOTO_VERSION); tests/local/test_moto_gaps.py checks, for each gap, that plain
+moto still has it and that the workaround closes it, so an upgrade that fixes a gap upstream is noticed.
+
+The gaps and what is done about them (docs/local-mode.md has the same table):
+
+| gap in moto                                                     | workaround                                             |
+|-----------------------------------------------------------------|--------------------------------------------------------|
+| Lambda Invoke without Docker only echoes the payload            | `install_lambda_runtime`: registered Python handlers   |
+| EventBridge rules cannot target Lambda or Step Functions        | `install_event_delivery`: both delivered               |
+| Transcribe writes no transcript and emits no event              | `install_ai_engines(transcribe=...)`                   |
+| Textract answers with no blocks; ignores JobTag, idempotency    | `install_ai_engines(textract=...)`                     |
+| bedrock-runtime has no Converse                                 | `install_ai_engines(bedrock=...)`                      |
+| Step Functions' ECS integration passes ASL-cased parameters     | `install_task_runner`: parameters mapped to the API    |
+| ECS RunTask records a task but runs nothing                     | `install_task_runner`: a registered runner is started  |
+| Step Functions in a moto server calls localhost:$MOTO_PORT      | `start_server` sets MOTO_PORT to the server's port     |
+
+Everything here patches moto's models or response classes (never the pipeline's handlers), so the code that runs
+in AWS runs unchanged against the emulator. Each install_* call is idempotent; `uninstall()` restores moto.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import logging
+import os
+import re
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+MOTO_VERSION = "5.2.5"
+
+# The moto configuration the pipeline needs: ASL executed for real, Lambda without Docker.
+MOTO_CONFIG: dict[str, Any] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+LambdaHandler = Callable[[dict[str, Any], Any], Any]
+TranscribeEngine = Callable[[bytes, "str | None"], dict[str, Any]]
+TextractEngine = Callable[[bytes], list[dict[str, Any]]]
+BedrockEngine = Callable[[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]], str]
+TaskRunner = Callable[[dict[str, str]], Any]
+
+log = logging.getLogger("media_pipeline.local.emulator")
+
+_lock = threading.RLock()
+_MISSING = object()
+# (id(owner), attr) -> (owner, attr, the owner's own attribute or _MISSING, the attribute as resolved before)
+_patches: dict[tuple[int, str], tuple[Any, str, Any, Any]] = {}
+_handlers: dict[str, LambdaHandler] = {}
+_engines: dict[str, Callable[..., Any]] = {}
+_task_runners: dict[str, TaskRunner] = {}
+_threads: list[threading.Thread] = []
+
+
+def _patch(owner: Any, attr: str, replacement: Any) -> Any:
+    """Replace owner.attr once; returns moto's original."""
+    with _lock:
+        key = (id(owner), attr)
+        if key not in _patches:
+            _patches[key] = (owner, attr, owner.__dict__.get(attr, _MISSING), getattr(owner, attr, None))
+            setattr(owner, attr, replacement)
+        return _patches[key][3]
+
+
+def uninstall() -> None:
+    """Restore moto's own code and forget handlers, engines and runners (tests show the gaps this way)."""
+    with _lock:
+        for owner, attr, own, _ in _patches.values():
+            if own is _MISSING:
+                delattr(owner, attr)
+            else:
+                setattr(owner, attr, own)
+        _patches.clear()
+        _handlers.clear()
+        _engines.clear()
+        _task_runners.clear()
+
+
+def wait_for_background_work(timeout: float = 60.0) -> None:
+    """Join the worker threads started for asynchronous services (tests; a clean shutdown)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _lock:
+            alive = [t for t in _threads if t.is_alive()]
+            _threads[:] = alive
+        if not alive:
+            return
+        alive[0].join(max(0.0, deadline - time.monotonic()))
+        if time.monotonic() >= deadline:
+            return
+
+
+def _background(name: str, target: Callable[[], None]) -> None:
+    """AWS does this work asynchronously: so does the emulator, on a daemon thread that logs what it cannot raise."""
+
+    def run() -> None:
+        try:
+            target()
+        except Exception:  # noqa: BLE001 - nobody to raise to; AWS would log it too
+            log.exception("background work %s failed", name)
+
+    thread = threading.Thread(target=run, name=f"emulator-{name}", daemon=True)
+    with _lock:
+        _threads.append(thread)
+    thread.start()
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, (int, float)):
+        value = _dt.datetime.fromtimestamp(float(value), tz=_dt.timezone.utc)
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.timezone.utc)
+        return value.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Lambda: registered Python handlers run in this process behind Invoke.
+# --------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 128
+    function_version: str = "$LATEST"
+    timeout_seconds: float = 3.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+
+
+def lambda_error_payload(exc: BaseException) -> dict[str, Any]:
+    """The body Lambda returns for an unhandled exception; Step Functions reads errorType as the error name."""
+    return {"errorMessage": str(exc), "errorType": type(exc).__name__,
+            "stackTrace": traceback.format_tb(exc.__traceback__)}
+
+
+def _run_handler(fn: Any, handler: LambdaHandler, event: Any) -> tuple[bytes, bool]:
+    """(payload, errored) for one invocation of a registered handler."""
+    context = LambdaContext(
+        function_name=fn.function_name, invoked_function_arn=fn.function_arn,
+        memory_limit_in_mb=int(fn.memory_size or 128), timeout_seconds=float(fn.timeout or 3),
+        log_group_name=f"/aws/lambda/{fn.function_name}",
+        log_stream_name=f"{_dt.date.today():%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}")
+    try:
+        result = handler(event, context)
+    except Exception as exc:  # noqa: BLE001 - an unhandled error is the function's result, as in Lambda
+        log.info("function %s raised %s: %s", fn.function_name, type(exc).__name__, exc)
+        return json.dumps(lambda_error_payload(exc)).encode(), True
+    try:
+        return json.dumps(result).encode(), False
+    except (TypeError, ValueError) as exc:
+        body = {"errorMessage": f"Unable to marshal response: {exc}", "errorType": "Runtime.MarshalError"}
+        return json.dumps(body).encode(), True
+
+
+def _invoke_registered(fn: Any, body: Any, headers: Any, response_headers: dict[str, Any]) -> bytes | None:
+    """Run fn's registered handler; None when no handler is registered for it (moto's own behaviour applies)."""
+    handler = _handlers.get(fn.function_name)
+    if handler is None:
+        return None
+    event = json.loads(body) if isinstance(body, (str, bytes)) and body else (body or {})
+    invocation_type = {str(k).lower(): v for k, v in dict(headers or {}).items()}.get(
+        "x-amz-invocation-type", "RequestResponse")
+    if invocation_type == "Event":
+        # Asynchronous invocation: accepted now, run later; a failure is logged (AWS would retry, then drop it).
+        _background(f"lambda-{fn.function_name}", lambda: _run_handler(fn, handler, event))
+        return b""
+    if invocation_type == "DryRun":
+        return b""
+    payload, errored = _run_handler(fn, handler, event)
+    if errored:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    return payload
+
+
+def install_lambda_runtime(handlers: Mapping[str, LambdaHandler]) -> None:
+    """Invoking a function whose NAME is registered runs its handler in this process, as Lambda would run it.
+
+    Handlers get the event and a LambdaContext; their JSON result is the payload. An unhandled exception gives
+    `X-Amz-Function-Error: Unhandled` with {"errorMessage", "errorType", "stackTrace"}, so Retry/Catch in the
+    state machine match the exception's class name. InvocationType Event runs the handler on a background
+    thread. Functions must exist in the emulated account (create_function) so that names and ARNs resolve.
+    Covers Invoke, SQS event source mappings, SNS subscriptions and S3 notifications (they all reach the
+    function through moto's LambdaFunction.invoke or LambdaBackend.invoke).
+    """
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    _handlers.update(handlers)
+
+    function_invoke = _patch(LambdaFunction, "invoke", None)
+
+    def invoke_function(self: Any, body: Any, request_headers: Any, response_headers: Any) -> Any:
+        payload = _invoke_registered(self, body, request_headers, response_headers)
+        return function_invoke(self, body, request_headers, response_headers) if payload is None else payload
+
+    LambdaFunction.invoke = invoke_function  # type: ignore[method-assign]
+
+    simple_invoke = _patch(LambdaSimpleBackend, "invoke", None)
+
+    def invoke_simple(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any,
+                      response_headers: Any) -> Any:
+        fn = self.get_function(function_name, qualifier)
+        if fn.function_name not in _handlers:
+            return simple_invoke(self, function_name, qualifier, body, headers, response_headers)
+        payload = fn.invoke(body, headers, response_headers)
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    LambdaSimpleBackend.invoke = invoke_simple  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# EventBridge: rules deliver to Lambda functions and state machines.
+# --------------------------------------------------------------------------------------------------------------
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What a target receives: the whole event, unless the target says otherwise (Input or InputTransformer)."""
+    if target.get("Input"):
+        return json.loads(target["Input"])
+    transformer = target.get("InputTransformer")
+    if transformer:
+        from moto.events.utils import EventTemplateParser
+
+        return EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
+                                         input_paths_map=transformer.get("InputPathsMap", {}), event=event)
+    return event
+
+
+def _deliver(account: str, region: str, arn: str, payload: Any) -> None:
+    service = arn.split(":")[2]
+    if service == "lambda":
+        from moto.awslambda.utils import get_backend
+
+        response_headers: dict[str, Any] = {}
+        get_backend(account, region).invoke(arn, None, json.dumps(payload), {"X-Amz-Invocation-Type": "Event"},
+                                            response_headers)
+    elif service == "states":
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        target_region = arn.split(":")[3]
+        stepfunctions_parser_backends[account][target_region].start_execution(
+            arn, name=str(uuid.uuid4()), execution_input=json.dumps(payload))
+
+
+def install_event_delivery() -> None:
+    """EventBridge rules deliver matching events to Lambda functions (asynchronous invocation, as in AWS) and
+    start executions of Step Functions state machines. Other targets stay with moto.
+
+    Without this, moto raises NotImplementedError for such a target: PutEvents fails, and S3's EventBridge
+    notifications silently stop at the first rule that has one (S3 swallows the error), so an upload rule
+    whose SQS target comes after such a rule never sees the event.
+    """
+    import copy
+
+    from moto.events.models import Rule
+
+    send_to_targets = _patch(Rule, "send_to_targets", None)
+
+    def deliver(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        ours = [t for t in self.targets if t["Arn"].split(":")[2] in ("lambda", "states")]
+        others = [t for t in self.targets if t not in ours]
+        if others:
+            rule = copy.copy(self)
+            rule.targets = others
+            send_to_targets(rule, original_event, transform_input)
+        if ours:
+            event = copy.deepcopy(original_event)
+            event["time"] = _iso(event.get("time") or time.time())
+            event.setdefault("account", self.account_id)
+            event.pop("ingestion-time", None)
+            for target in ours:
+                try:
+                    _deliver(self.account_id, self.region_name, target["Arn"], _target_input(target, event))
+                except Exception:  # noqa: BLE001 - EventBridge retries and then drops; it never fails PutEvents
+                    log.exception("EventBridge could not deliver to %s", target["Arn"])
+
+    Rule.send_to_targets = deliver  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# AI services: Transcribe, Textract and Bedrock answered by pluggable engines.
+# --------------------------------------------------------------------------------------------------------------
+
+def _s3_location(uri: str) -> tuple[str, str]:
+    """(bucket, key) from s3://bucket/key or an https S3 URL."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        return parsed.netloc, parsed.path.lstrip("/")
+    host, path = parsed.netloc, unquote(parsed.path.lstrip("/"))
+    if host.startswith("s3.") or host.startswith("s3-"):
+        bucket, _, key = path.partition("/")
+        return bucket, key
+    return host.split(".s3", 1)[0], path
+
+
+def _s3(account: str) -> Any:
+    from moto.s3.models import s3_backends
+
+    return s3_backends[account]["aws"]
+
+
+def _read_object(account: str, bucket: str, key: str) -> bytes:
+    found = _s3(account).get_object(bucket, key)
+    if found is None:
+        raise FileNotFoundError(f"s3://{bucket}/{key} does not exist")
+    return bytes(found.value)
+
+
+def _pin_status(model: Any, status: str) -> None:
+    """moto's ManagedState advances a job's status whenever it is read; the emulator decides it instead."""
+    model._transitions = [(status, status)]
+    model._status = status
+
+
+class EngineError(Exception):
+    """An engine's refusal, reported as the service would (`code` is the service's error code)."""
+
+    def __init__(self, message: str, code: str = "UnsupportedDocumentException"):
+        super().__init__(message)
+        self.code = code
+
+
+def _run_transcription(backend: Any, job: Any) -> None:
+    from moto.events.models import events_backends
+
+    engine = _engines["transcribe"]
+    account, region = backend.account_id, backend.region_name
+    name = job.transcription_job_name
+    try:
+        bucket, key = _s3_location(job.media["MediaFileUri"])
+        audio = _read_object(account, bucket, key)
+        language = None if job.identify_language or job.identify_multiple_languages else job.language_code
+        output = dict(engine(audio, language))
+        results = output.setdefault("results", {})
+        detected = results.get("language_code") or job.language_code or "en-US"
+        output.update({"jobName": name, "accountId": account, "status": "COMPLETED"})
+        out_bucket = job._output_bucket_name
+        out_key = job.output_key or f"{name}.json"
+        if out_key.endswith("/"):
+            out_key += f"{name}.json"
+        if out_bucket:
+            _s3(account).put_object(out_bucket, out_key, json.dumps(output).encode())
+        job.language_code = detected
+        if job.identify_language:
+            job.identified_language_score = float(results.pop("language_identification_score", 0.99) or 0.99)
+        job.media_sample_rate_hertz = job.media_sample_rate_hertz or 16000
+        job.completion_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+        job.transcript = {"TranscriptFileUri": f"https://s3.{region}.amazonaws.com/{out_bucket}/{out_key}"}
+        _pin_status(job, "COMPLETED")
+    except Exception as exc:  # noqa: BLE001 - the job fails with a reason, as Transcribe's would
+        log.info("transcription job %s failed: %s", name, exc)
+        job.failure_reason = str(exc) or type(exc).__name__
+        job.completion_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+        _pin_status(job, "FAILED")
+    events_backends[account][region].put_events([{
+        "Source": "aws.transcribe", "DetailType": "Transcribe Job State Change",
+        "Detail": json.dumps({"TranscriptionJobName": name, "TranscriptionJobStatus": job.status}),
+        "Resources": [], "EventBusName": "default"}])
+
+
+def _install_transcribe() -> None:
+    from moto.transcribe.models import TranscribeBackend
+
+    start = _patch(TranscribeBackend, "start_transcription_job", None)
+    get = _patch(TranscribeBackend, "get_transcription_job", None)
+
+    def start_transcription_job(self: Any, transcription_job_name: str, *args: Any, **kwargs: Any) -> Any:
+        response = start(self, transcription_job_name, *args, **kwargs)
+        job = self.transcriptions[transcription_job_name]
+        job.start_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+        _pin_status(job, "IN_PROGRESS")
+        response["TranscriptionJob"]["TranscriptionJobStatus"] = "IN_PROGRESS"
+        _background(f"transcribe-{transcription_job_name}", lambda: _run_transcription(self, job))
+        return response
+
+    def get_transcription_job(self: Any, transcription_job_name: str) -> Any:
+        response = get(self, transcription_job_name)
+        job = self.transcriptions[transcription_job_name]
+        if job.failure_reason:
+            response["TranscriptionJob"]["FailureReason"] = job.failure_reason
+        return response
+
+    TranscribeBackend.start_transcription_job = start_transcription_job  # type: ignore[method-assign]
+    TranscribeBackend.get_transcription_job = get_transcription_job  # type: ignore[method-assign]
+
+
+def _textract_error(code: str, message: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError(code, message)
+    error.code = 400
+    return error
+
+
+def _document_bytes(account: str, document: dict[str, Any]) -> bytes:
+    if "Bytes" in document:
+        raw = document["Bytes"]
+        return base64.b64decode(raw) if isinstance(raw, str) else bytes(raw)
+    s3_object = document.get("S3Object") or {}
+    try:
+        return _read_object(account, s3_object["Bucket"], s3_object["Name"])
+    except (KeyError, FileNotFoundError) as exc:
+        raise _textract_error("InvalidS3ObjectException", "Unable to get object metadata from S3. "
+                              "Check object key, region and/or access permissions.") from exc
+
+
+def _pages(blocks: list[dict[str, Any]]) -> int:
+    return sum(1 for b in blocks if b.get("BlockType") == "PAGE")
+
+
+def _run_text_detection(backend: Any, job: Any, document: bytes, tag: str | None,
+                        location: dict[str, Any]) -> None:
+    from moto.sns.models import sns_backends
+
+    try:
+        blocks = _engines["textract"](document)
+        job.job.update({"JobStatus": "SUCCEEDED", "Blocks": blocks, "DocumentMetadata": {"Pages": _pages(blocks)}})
+    except Exception as exc:  # noqa: BLE001 - the job fails with a status message, as Textract's would
+        log.info("text detection job %s failed: %s", job.job_id, exc)
+        job.job.update({"JobStatus": "FAILED", "StatusMessage": str(exc), "Blocks": [],
+                        "DocumentMetadata": {"Pages": 0}})
+    channel = job.notification_channel or {}
+    if channel.get("SNSTopicArn"):
+        s3_object = location.get("S3Object") or {}
+        message = {"JobId": job.job_id, "Status": job.job["JobStatus"], "API": "StartDocumentTextDetection",
+                   "JobTag": tag or "", "Timestamp": int(time.time() * 1000),
+                   "DocumentLocation": {"S3ObjectName": s3_object.get("Name", ""),
+                                        "S3Bucket": s3_object.get("Bucket", "")}}
+        topic = channel["SNSTopicArn"]
+        sns_backends[backend.account_id][topic.split(":")[3]].publish(message=json.dumps(message), arn=topic)
+
+
+def _install_textract() -> None:
+    from moto.textract.models import TextractBackend, TextractJob
+    from moto.textract.responses import TextractResponse
+
+    def detect_document_text(self: Any) -> str:
+        params = json.loads(self.body)
+        document = _document_bytes(self.current_account, params.get("Document") or {})
+        try:
+            blocks = _engines["textract"](document)
+        except EngineError as exc:
+            raise _textract_error(exc.code, str(exc)) from exc
+        if _pages(blocks) > 1:
+            raise _textract_error("UnsupportedDocumentException",
+                                  "Request has unsupported document format: synchronous operations take one page")
+        return json.dumps({"DocumentMetadata": {"Pages": _pages(blocks)}, "Blocks": blocks,
+                           "DetectDocumentTextModelVersion": "1.0"})
+
+    def start_document_text_detection(self: Any) -> str:
+        params = json.loads(self.body)
+        backend: TextractBackend = self.textract_backend
+        location = params.get("DocumentLocation") or {}
+        if not location.get("S3Object"):
+            raise _textract_error("InvalidParameterException", "DocumentLocation.S3Object is required")
+        tokens = backend.__dict__.setdefault("client_request_tokens", {})
+        token = params.get("ClientRequestToken")
+        if token and token in tokens:  # Textract returns the same job for the same token
+            return json.dumps({"JobId": tokens[token]})
+        document = _document_bytes(self.current_account, location)
+        job = TextractJob({"JobStatus": "IN_PROGRESS", "DetectDocumentTextModelVersion": "1.0"},
+                          notification_channel=params.get("NotificationChannel"))
+        backend.async_text_detection_jobs[job.job_id] = job
+        if token:
+            tokens[token] = job.job_id
+        _background(f"textract-{job.job_id}",
+                    lambda: _run_text_detection(backend, job, document, params.get("JobTag"), location))
+        return json.dumps({"JobId": job.job_id})
+
+    def get_document_text_detection(self: Any) -> str:
+        params = json.loads(self.body)
+        job = self.textract_backend.get_document_text_detection(job_id=params.get("JobId"))
+        state = job.job
+        response = {k: state[k] for k in ("JobStatus", "StatusMessage", "DocumentMetadata",
+                                          "DetectDocumentTextModelVersion") if k in state}
+        if state["JobStatus"] != "IN_PROGRESS":
+            blocks = state.get("Blocks") or []
+            size = max(1, min(int(params.get("MaxResults") or 1000), 1000))
+            start = int(params.get("NextToken") or 0)
+            response["Blocks"] = blocks[start:start + size]
+            if start + size < len(blocks):
+                response["NextToken"] = str(start + size)
+        return json.dumps(response)
+
+    _patch(TextractResponse, "detect_document_text", detect_document_text)
+    _patch(TextractResponse, "start_document_text_detection", start_document_text_detection)
+    _patch(TextractResponse, "get_document_text_detection", get_document_text_detection)
+
+
+def _install_bedrock() -> None:
+    from moto.bedrockruntime.responses import BedrockRuntimeResponse
+    from moto.core.responses import ActionResult
+
+    def converse(self: Any) -> Any:
+        messages = self._get_param("messages") or []
+        system = self._get_param("system") or []
+        config = self._get_param("inferenceConfig") or {}
+        started = time.monotonic()
+        text = _engines["bedrock"](messages, system, config)
+        words_in = sum(len(str(block.get("text", "")).split()) for m in messages for block in m.get("content", []))
+        words_in += sum(len(str(block.get("text", "")).split()) for block in system)
+        tokens_in, tokens_out = int(words_in * 1.3) + 1, int(len(text.split()) * 1.3) + 1
+        return ActionResult({
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": tokens_in, "outputTokens": tokens_out, "totalTokens": tokens_in + tokens_out},
+            "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+        })
+
+    _patch(BedrockRuntimeResponse, "converse", converse)
+
+
+def install_ai_engines(*, transcribe: TranscribeEngine | None = None, textract: TextractEngine | None = None,
+                       bedrock: BedrockEngine | None = None) -> None:
+    """Answer the AI services' APIs with engines; only the services given are changed.
+
+    transcribe(audio_bytes, language_code_or_None) -> Transcribe's output JSON (at least "results"; None asks
+        for language identification and the engine reports results.language_code). StartTranscriptionJob
+        returns IN_PROGRESS at once; a worker thread runs the engine, writes the JSON to OutputBucketName/
+        OutputKey, marks the job COMPLETED (FAILED with FailureReason if the engine raises) and puts the
+        `aws.transcribe` "Transcribe Job State Change" event on the default bus.
+    textract(document_bytes) -> Textract blocks (PAGE, LINE, WORD, each with Page). DetectDocumentText runs it
+        at once (one page only); StartDocumentTextDetection runs it on a worker thread, honours JobTag and
+        ClientRequestToken, and publishes Textract's completion message to the NotificationChannel topic;
+        GetDocumentTextDetection pages the blocks with MaxResults and NextToken. Raise EngineError(message,
+        code) to refuse a document with a Textract error code.
+    bedrock(messages, system, inferenceConfig) -> the assistant's text, returned by Converse in Bedrock's
+        response shape (output.message.content[0].text, stopReason, usage, metrics).
+    """
+    if transcribe is not None:
+        _engines["transcribe"] = transcribe
+        _install_transcribe()
+    if textract is not None:
+        _engines["textract"] = textract
+        _install_textract()
+    if bedrock is not None:
+        _engines["bedrock"] = bedrock
+        _install_bedrock()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# ECS: Step Functions' RunTask integration, and tasks that really run (as local processes).
+# --------------------------------------------------------------------------------------------------------------
+
+def _to_api_shape(value: Any, shape: Any) -> Any:
+    """ASL writes API parameters in PascalCase; the ECS API's members are camelCase. Map by the API's model."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        members = {name.lower(): name for name in shape.members}
+        out = {}
+        for key, item in value.items():
+            name = members.get(key.lower(), key)
+            out[name] = _to_api_shape(item, shape.members.get(name))
+        return out
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_to_api_shape(item, shape.member) for item in value]
+    return value
+
+
+def _to_asl_case(value: Any) -> Any:
+    """Step Functions returns service responses with PascalCase keys."""
+    if isinstance(value, dict):
+        return {(k[:1].upper() + k[1:]) if isinstance(k, str) else k: _to_asl_case(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_asl_case(v) for v in value]
+    return value
+
+
+def _task_environment(task: Any, task_definition: Any) -> dict[str, str]:
+    """The first container's environment with the RunTask overrides applied, as ECS would give it."""
+    definitions = task_definition.container_definitions or []
+    container = definitions[0] if definitions else {}
+    environment = {e["name"]: e["value"] for e in container.get("environment") or []}
+    for override in (task.overrides or {}).get("containerOverrides") or []:
+        if override.get("name") in (None, container.get("name")):
+            environment.update({e["name"]: e["value"] for e in override.get("environment") or []})
+    return environment
+
+
+def _run_task_process(task: Any, task_definition: Any, runner: TaskRunner) -> None:
+    _pin_status(task, "RUNNING")
+    exit_code: int | None = 1
+    reason = "Essential container in task exited"
+    try:
+        started = runner(_task_environment(task, task_definition))
+        exit_code = started.wait() if hasattr(started, "wait") else (started if isinstance(started, int) else 0)
+    except Exception as exc:  # noqa: BLE001 - the task stops, as a crashed container would
+        log.exception("task %s could not run", task.task_arn)
+        reason = f"CannotStartContainerError: {exc}"
+    _pin_status(task, "STOPPED")
+    task.desired_status = "STOPPED"
+    task.stopped_reason = reason
+    for container in task.containers:
+        container.last_status = "STOPPED"
+        container.exitCode = exit_code
+
+
+def install_task_runner(runners: Mapping[str, TaskRunner]) -> None:
+    """RunTask of a task definition whose FAMILY is registered starts runners[family](environment) on a worker
+    thread instead of a container; environment is the container's, with the RunTask overrides (TASK_TOKEN...).
+    A runner returns a Popen-like object (waited for) or an exit code; then the task is STOPPED.
+
+    Also maps the ASL-cased parameters of `arn:aws:states:::ecs:runTask(.sync|.waitForTaskToken)` to the ECS
+    API's names (moto's Step Functions engine passes them unchanged, so RunTask saw no cluster or task
+    definition) and returns the response PascalCased, as Step Functions does.
+    """
+    from botocore.session import get_session
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_ecs import (
+        StateTaskServiceEcs,
+    )
+
+    _task_runners.update(runners)
+    model = get_session().get_service_model("ecs")
+
+    def normalise_parameters(self: Any, parameters: dict, boto_service_name: str | None = None,
+                             service_action_name: str | None = None) -> None:
+        action = service_action_name or self._get_boto_service_action()
+        operation = model.operation_model("".join(p.capitalize() for p in action.split("_")))
+        converted = _to_api_shape(dict(parameters), operation.input_shape)
+        parameters.clear()
+        parameters.update(converted)
+
+    def normalise_response(self: Any, response: Any, boto_service_name: str | None = None,
+                           service_action_name: str | None = None) -> None:
+        if isinstance(response, dict) and any(k[:1].islower() for k in response):
+            converted = _to_asl_case(response)
+            response.clear()
+            response.update(converted)
+
+    _patch(StateTaskServiceEcs, "_normalise_parameters", normalise_parameters)
+    _patch(StateTaskServiceEcs, "_normalise_response", normalise_response)
+
+    run_task = _patch(EC2ContainerServiceBackend, "run_task", None)
+
+    def run_registered(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tasks = run_task(self, *args, **kwargs)
+        for task in tasks:
+            definition = self.describe_task_definition(task.task_definition_arn)
+            runner = _task_runners.get(definition.family)
+            if runner is not None:
+                _pin_status(task, "PENDING")
+                _background(f"task-{task.id}",
+                            lambda t=task, d=definition, r=runner: _run_task_process(t, d, r))
+        return tasks
+
+    EC2ContainerServiceBackend.run_task = run_registered  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The emulator as a server (separate processes, such as the video worker, reach it over HTTP).
+# --------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class EmulatorServer:
+    endpoint_url: str
+    server: Any
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def apply_config(config: Mapping[str, Any] = MOTO_CONFIG) -> None:
+    """Apply a moto configuration to this process (mock_aws(config=...) does this for in-process mocks)."""
+    from moto.core.config import default_user_config
+
+    for section, values in config.items():
+        default_user_config.setdefault(section, {}).update(values)  # type: ignore[misc]
+
+
+def start_server(host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
+    """Start moto as an HTTP server on a thread of this process (the patches above apply to it too).
+
+    moto's Step Functions engine calls the other services at http://localhost:$MOTO_PORT when it is not inside
+    mock_aws, whatever port the server listens on: MOTO_PORT is set to the server's port.
+    """
+    from moto.server import ThreadedMotoServer
+
+    apply_config()
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    os.environ["MOTO_PORT"] = str(bound_port)
+    return EmulatorServer(endpoint_url=f"http://{bound_host}:{bound_port}", server=server)
+
+
+def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcribe: TranscribeEngine | None = None,
+                textract: TextractEngine | None = None, bedrock: BedrockEngine | None = None,
+                task_runners: Mapping[str, TaskRunner] | None = None) -> None:
+    """Every workaround at once (the local runtime's entry point)."""
+    install_lambda_runtime(handlers or {})
+    install_event_delivery()
+    install_ai_engines(transcribe=transcribe, textract=textract, bedrock=bedrock)
+    install_task_runner(task_runners or {})
+
+
+__all__ = [
+    "MOTO_CONFIG", "MOTO_VERSION", "EmulatorServer", "EngineError", "LambdaContext", "apply_config",
+    "install_ai_engines", "install_all", "install_event_delivery", "install_lambda_runtime", "install_task_runner",
+    "lambda_error_payload", "start_server", "uninstall", "wait_for_background_work",
+]

@@ -1,0 +1,603 @@
+"""One test pair per moto gap: plain moto still has the gap (so an upgrade that closes it is noticed and the
+workaround can go), and media_pipeline.local.moto_gaps closes it."""
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+import zipfile
+from typing import Any, Callable
+
+import boto3
+import moto
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from media_pipeline.local import moto_gaps
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(autouse=True)
+def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def plain() -> Any:
+    """moto as it comes, with the pipeline's configuration."""
+    moto_gaps.uninstall()
+    with mock_aws(config=moto_gaps.MOTO_CONFIG):
+        yield
+
+
+@pytest.fixture
+def patched() -> Any:
+    moto_gaps.uninstall()
+    with mock_aws(config=moto_gaps.MOTO_CONFIG):
+        yield
+        moto_gaps.wait_for_background_work(30)
+    moto_gaps.uninstall()
+
+
+def client(name: str) -> Any:
+    return boto3.client(name, region_name=REGION)
+
+
+def create_function(name: str) -> str:
+    iam = client("iam")
+    try:
+        role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    except ClientError:
+        role = iam.get_role(RoleName="fn-role")["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    return client("lambda").create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
+        Code={"ZipFile": buffer.getvalue()}, Timeout=30)["FunctionArn"]
+
+
+class Failing(Exception):
+    pass
+
+
+def until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_moto_is_the_pinned_version() -> None:
+    assert moto.__version__ == moto_gaps.MOTO_VERSION
+
+
+# ---- Lambda ---------------------------------------------------------------------------------------------------
+
+def test_gap_lambda_invoke_only_echoes(plain: None) -> None:
+    create_function("double")
+    response = client("lambda").invoke(FunctionName="double", Payload=json.dumps({"n": 2}))
+    assert json.loads(response["Payload"].read()) == {"n": 2}  # the input, not a result
+
+
+def test_lambda_runtime_runs_the_handler_with_a_context(patched: None) -> None:
+    seen: dict[str, Any] = {}
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.update(name=context.function_name, arn=context.invoked_function_arn,
+                    remaining=context.get_remaining_time_in_millis(), request=context.aws_request_id,
+                    memory=context.memory_limit_in_mb)
+        return {"n": event["n"] * 2}
+
+    arn = create_function("double")
+    moto_gaps.install_lambda_runtime({"double": handler})
+    for name in ("double", arn):
+        response = client("lambda").invoke(FunctionName=name, Payload=json.dumps({"n": 2}))
+        assert json.loads(response["Payload"].read()) == {"n": 4}
+        assert "FunctionError" not in response
+    assert seen["name"] == "double" and seen["arn"] == arn and 0 < seen["remaining"] <= 30_000
+    assert seen["request"] and seen["memory"] == 128
+
+
+def test_lambda_runtime_reports_unhandled_errors_like_lambda(patched: None) -> None:
+    def handler(event: dict[str, Any], context: Any) -> None:
+        raise Failing("it broke")
+
+    create_function("broken")
+    moto_gaps.install_lambda_runtime({"broken": handler})
+    response = client("lambda").invoke(FunctionName="broken", Payload="{}")
+    assert response["FunctionError"] == "Unhandled"
+    body = json.loads(response["Payload"].read())
+    assert body["errorType"] == "Failing" and body["errorMessage"] == "it broke" and body["stackTrace"]
+
+
+def test_lambda_runtime_runs_event_invocations_in_the_background(patched: None) -> None:
+    calls: list[dict[str, Any]] = []
+    create_function("later")
+    moto_gaps.install_lambda_runtime({"later": lambda event, context: calls.append(event)})
+    response = client("lambda").invoke(FunctionName="later", InvocationType="Event", Payload='{"a": 1}')
+    assert response["StatusCode"] == 202
+    until(lambda: calls)
+    assert calls == [{"a": 1}]
+
+
+def test_unregistered_functions_keep_moto_behaviour(patched: None) -> None:
+    create_function("other")
+    moto_gaps.install_lambda_runtime({})
+    response = client("lambda").invoke(FunctionName="other", Payload='{"x": 1}')
+    assert json.loads(response["Payload"].read()) == {"x": 1}
+
+
+# ---- Step Functions with Lambda tasks ---------------------------------------------------------------------------
+
+def run_execution(definition: dict[str, Any], execution_input: dict[str, Any] | None = None,
+                  timeout: float = 30) -> dict[str, Any]:
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(name=f"m{time.monotonic_ns()}", definition=json.dumps(definition),
+                                       roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn")["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input or {}))["executionArn"]
+    return until(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d, timeout)
+
+
+def test_state_machine_lambda_tasks_with_retry_and_catch(patched: None) -> None:
+    attempts: list[int] = []
+
+    class TransientError(Exception):
+        pass
+
+    def flaky(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        attempts.append(1)
+        if len(attempts) < 2:
+            raise TransientError("try again")
+        return {"value": event["value"] + 1}
+
+    def broken(event: dict[str, Any], context: Any) -> None:
+        raise Failing(json.dumps({"code": "BROKEN", "message": "no"}))
+
+    flaky_arn, broken_arn = create_function("flaky"), create_function("broken")
+    moto_gaps.install_lambda_runtime({"flaky": flaky, "broken": broken})
+    definition = {"StartAt": "Flaky", "States": {
+        "Flaky": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Parameters": {"FunctionName": flaky_arn, "Payload.$": "$"}, "ResultSelector": {"v.$": "$.Payload"},
+                  "ResultPath": "$.flaky",
+                  "Retry": [{"ErrorEquals": ["TransientError"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+                  "Next": "Broken"},
+        "Broken": {"Type": "Task", "Resource": broken_arn, "ResultPath": "$.result",
+                   "Catch": [{"ErrorEquals": ["Failing"], "ResultPath": "$.error", "Next": "Caught"}], "End": True},
+        "Caught": {"Type": "Pass", "End": True}}}
+    execution = run_execution(definition, {"value": 1})
+    assert execution["status"] == "SUCCEEDED", execution
+    output = json.loads(execution["output"])
+    assert output["flaky"] == {"v": {"value": 2}} and len(attempts) == 2
+    assert output["error"]["Error"] == "Failing"
+    assert json.loads(output["error"]["Cause"])["errorType"] == "Failing"
+
+
+def test_state_machine_waits_for_a_task_token_sent_from_a_background_thread(patched: None) -> None:
+    import threading
+
+    def start(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        token = event["task_token"]
+
+        def finish() -> None:
+            time.sleep(0.5)
+            boto3.client("stepfunctions", region_name=REGION).send_task_success(
+                taskToken=token, output=json.dumps({"done": event["n"]}))
+
+        threading.Thread(target=finish).start()
+        return {"started": True}
+
+    arn = create_function("start_job")
+    moto_gaps.install_lambda_runtime({"start_job": start})
+    definition = {"StartAt": "Wait", "States": {"Wait": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": arn, "Payload": {"task_token.$": "$$.Task.Token", "n.$": "$.n"}},
+        "TimeoutSeconds": 20, "End": True}}}
+    execution = run_execution(definition, {"n": 7})
+    assert execution["status"] == "SUCCEEDED", execution
+    assert json.loads(execution["output"]) == {"done": 7}
+
+
+# ---- EventBridge, S3, SQS, SNS --------------------------------------------------------------------------------
+
+def put_rule(name: str, pattern: dict[str, Any], target_arn: str) -> None:
+    events = client("events")
+    events.put_rule(Name=name, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=name, Targets=[{"Id": "t", "Arn": target_arn}])
+
+
+def test_gap_eventbridge_cannot_deliver_to_lambda(plain: None) -> None:
+    arn = create_function("on_event")
+    put_rule("to-lambda", {"source": ["app"]}, arn)
+    with pytest.raises(Exception):  # moto raises NotImplementedError inside PutEvents
+        client("events").put_events(Entries=[{"Source": "app", "DetailType": "x", "Detail": "{}"}])
+
+
+def test_eventbridge_delivers_to_lambda_and_state_machines(patched: None) -> None:
+    received: list[dict[str, Any]] = []
+    arn = create_function("on_event")
+    moto_gaps.install_lambda_runtime({"on_event": lambda event, context: received.append(event)})
+    moto_gaps.install_event_delivery()
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="on-event", roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    put_rule("to-lambda", {"source": ["app"]}, arn)
+    put_rule("to-sfn", {"source": ["app"]}, machine)
+    client("events").put_events(Entries=[{"Source": "app", "DetailType": "Thing Happened", "Detail": '{"a": 1}'}])
+    until(lambda: received)
+    assert received[0]["detail"] == {"a": 1} and received[0]["detail-type"] == "Thing Happened"
+    assert received[0]["time"].endswith("Z") and received[0]["account"] == ACCOUNT
+    executions = until(lambda: sfn.list_executions(stateMachineArn=machine)["executions"])
+    execution_input = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
+    assert execution_input["source"] == "app"
+
+
+def make_upload_path(ingest: Callable[[dict[str, Any], Any], Any]) -> str:
+    """Bucket with EventBridge notifications → rule (prefix uploads/) → SQS (with DLQ) → function."""
+    s3, sqs = client("s3"), client("sqs")
+    s3.create_bucket(Bucket="media")
+    s3.put_bucket_notification_configuration(Bucket="media",
+                                             NotificationConfiguration={"EventBridgeConfiguration": {}})
+    dlq = sqs.create_queue(QueueName="ingest-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName="ingest", Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    create_function("ingest")
+    moto_gaps.install_lambda_runtime({"ingest": ingest})
+    # A rule with a Lambda target first: in plain moto it stops S3's delivery to every later rule.
+    create_function("transcribe_callback")
+    put_rule("transcribe", {"source": ["aws.transcribe"]}, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:transcribe_callback")
+    put_rule("uploads", {"source": ["aws.s3"], "detail-type": ["Object Created"],
+                         "detail": {"bucket": {"name": ["media"]}, "object": {"key": [{"prefix": "uploads/"}]}}},
+             queue_arn)
+    client("lambda").create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="ingest", BatchSize=10)
+    return queue
+
+
+def test_gap_s3_events_stop_at_a_rule_with_a_lambda_target(plain: None) -> None:
+    received: list[dict[str, Any]] = []
+    queue = make_upload_path(lambda event, context: received.append(event))
+    moto_gaps.uninstall()  # make_upload_path registered the handler; show plain moto
+    client("s3").put_object(Bucket="media", Key="uploads/a.wav", Body=b"RIFF")
+    time.sleep(0.3)
+    attributes = client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0" and not received
+
+
+def test_upload_reaches_the_ingest_function_through_eventbridge_and_sqs(patched: None) -> None:
+    received: list[dict[str, Any]] = []
+    moto_gaps.install_event_delivery()
+    make_upload_path(lambda event, context: received.append(event) or {"batchItemFailures": []})
+    client("s3").put_object(Bucket="media", Key="results/x.json", Body=b"{}")  # outside the prefix
+    client("s3").put_object(Bucket="media", Key="uploads/a b.wav", Body=b"RIFF")
+    until(lambda: received)
+    assert len(received) == 1
+    record = received[0]["Records"][0]
+    assert record["eventSource"] == "aws:sqs"
+    body = json.loads(record["body"])
+    assert body["source"] == "aws.s3" and body["detail-type"] == "Object Created"
+    assert body["detail"]["object"]["key"] == "uploads/a b.wav" and body["detail"]["bucket"]["name"] == "media"
+
+
+def test_sns_subscription_invokes_the_function(patched: None) -> None:
+    received: list[dict[str, Any]] = []
+    arn = create_function("callback")
+    moto_gaps.install_lambda_runtime({"callback": lambda event, context: received.append(event)})
+    sns = client("sns")
+    topic = sns.create_topic(Name="textract")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
+    sns.publish(TopicArn=topic, Message='{"JobId": "1"}')
+    until(lambda: received)
+    assert json.loads(received[0]["Records"][0]["Sns"]["Message"]) == {"JobId": "1"}
+
+
+# ---- Transcribe ------------------------------------------------------------------------------------------------
+
+def transcribe_output(text: str, language: str = "en-US") -> dict[str, Any]:
+    items = [{"start_time": f"{i * 0.5:.2f}", "end_time": f"{i * 0.5 + 0.4:.2f}", "type": "pronunciation",
+              "alternatives": [{"confidence": "0.9", "content": word}]} for i, word in enumerate(text.split())]
+    return {"results": {"transcripts": [{"transcript": text}], "items": items, "language_code": language}}
+
+
+def start_job(name: str, key: str = "uploads/a.wav") -> None:
+    client("transcribe").start_transcription_job(
+        TranscriptionJobName=name, Media={"MediaFileUri": f"s3://media/{key}"}, IdentifyLanguage=True,
+        OutputBucketName="media", OutputKey=f"results/{name}.json")
+
+
+def test_gap_transcribe_writes_no_transcript(plain: None) -> None:
+    client("s3").create_bucket(Bucket="media")
+    client("s3").put_object(Bucket="media", Key="uploads/a.wav", Body=b"RIFF")
+    start_job("job-1")
+    statuses = [client("transcribe").get_transcription_job(TranscriptionJobName="job-1")["TranscriptionJob"][
+        "TranscriptionJobStatus"] for _ in range(4)]
+    assert statuses[-1] == "COMPLETED"  # after a few reads, whatever the media
+    with pytest.raises(ClientError):
+        client("s3").get_object(Bucket="media", Key="results/job-1.json")
+
+
+def test_transcribe_runs_the_engine_writes_the_transcript_and_announces_it(patched: None) -> None:
+    received: list[dict[str, Any]] = []
+    seen: list[tuple[bytes, Any]] = []
+
+    def engine(audio: bytes, language: str | None) -> dict[str, Any]:
+        seen.append((audio, language))
+        time.sleep(0.3)
+        if audio == b"silence":
+            raise ValueError("Failed to identify the language of the audio")
+        return transcribe_output("hello world")
+
+    s3 = client("s3")
+    s3.create_bucket(Bucket="media")
+    s3.put_object(Bucket="media", Key="uploads/a.wav", Body=b"RIFF")
+    s3.put_object(Bucket="media", Key="uploads/b.wav", Body=b"silence")
+    arn = create_function("transcribe_callback")
+    moto_gaps.install_lambda_runtime({"transcribe_callback": lambda event, context: received.append(event)})
+    moto_gaps.install_event_delivery()
+    moto_gaps.install_ai_engines(transcribe=engine)
+    put_rule("transcribe", {"source": ["aws.transcribe"], "detail-type": ["Transcribe Job State Change"],
+                            "detail": {"TranscriptionJobName": [{"prefix": "media-"}]}}, arn)
+    transcribe = client("transcribe")
+    start_job("media-1")
+    assert transcribe.get_transcription_job(TranscriptionJobName="media-1")["TranscriptionJob"][
+        "TranscriptionJobStatus"] == "IN_PROGRESS"
+    with pytest.raises(ClientError) as conflict:
+        start_job("media-1")
+    assert conflict.value.response["Error"]["Code"] == "ConflictException"
+    start_job("media-2", key="uploads/b.wav")
+    until(lambda: len(received) == 2)
+    by_name = {e["detail"]["TranscriptionJobName"]: e for e in received}
+    assert by_name["media-1"]["source"] == "aws.transcribe"
+    assert by_name["media-1"]["detail"]["TranscriptionJobStatus"] == "COMPLETED"
+    assert by_name["media-2"]["detail"]["TranscriptionJobStatus"] == "FAILED"
+    job = transcribe.get_transcription_job(TranscriptionJobName="media-1")["TranscriptionJob"]
+    assert job["TranscriptionJobStatus"] == "COMPLETED" and job["LanguageCode"] == "en-US"
+    assert job["Transcript"]["TranscriptFileUri"].endswith("/media/results/media-1.json")
+    output = json.loads(s3.get_object(Bucket="media", Key="results/media-1.json")["Body"].read())
+    assert output["jobName"] == "media-1" and output["status"] == "COMPLETED"
+    assert output["results"]["transcripts"][0]["transcript"] == "hello world"
+    failed = transcribe.get_transcription_job(TranscriptionJobName="media-2")["TranscriptionJob"]
+    assert failed["TranscriptionJobStatus"] == "FAILED" and "identify the language" in failed["FailureReason"]
+    assert (b"RIFF", None) in seen
+
+
+# ---- Textract -----------------------------------------------------------------------------------------------
+
+def page_blocks(pages: int, lines_per_page: int = 3) -> list[dict[str, Any]]:
+    blocks = []
+    for page in range(1, pages + 1):
+        geometry = {"BoundingBox": {"Left": 0.1, "Top": 0.1, "Width": 0.5, "Height": 0.05},
+                    "Polygon": [{"X": 0.1, "Y": 0.1}] * 4}
+        lines = [{"BlockType": "LINE", "Id": f"l{page}-{i}", "Text": f"line {i}", "Confidence": 99.0,
+                  "Geometry": geometry, "Page": page} for i in range(lines_per_page)]
+        blocks.append({"BlockType": "PAGE", "Id": f"p{page}", "Geometry": geometry, "Page": page,
+                       "Relationships": [{"Type": "CHILD", "Ids": [line["Id"] for line in lines]}]})
+        blocks.extend(lines)
+    return blocks
+
+
+def test_gap_textract_returns_no_blocks(plain: None) -> None:
+    response = client("textract").detect_document_text(Document={"Bytes": b"\x89PNG"})
+    assert response["Blocks"] == []
+
+
+def test_textract_sync_detection_uses_the_engine(patched: None) -> None:
+    def engine(document: bytes) -> list[dict[str, Any]]:
+        if document == b"two pages":
+            return page_blocks(2)
+        if document == b"junk":
+            raise moto_gaps.EngineError("Request has unsupported document format")
+        return page_blocks(1)
+
+    moto_gaps.install_ai_engines(textract=engine)
+    textract = client("textract")
+    response = textract.detect_document_text(Document={"Bytes": b"\x89PNG"})
+    assert response["DocumentMetadata"]["Pages"] == 1 and [b["BlockType"] for b in response["Blocks"]][:2] == ["PAGE", "LINE"]
+    for document in (b"junk", b"two pages"):
+        with pytest.raises(ClientError) as error:
+            textract.detect_document_text(Document={"Bytes": document})
+        assert error.value.response["Error"]["Code"] == "UnsupportedDocumentException"
+
+
+def test_textract_async_job_notifies_sns_and_pages_results(patched: None) -> None:
+    received: list[dict[str, Any]] = []
+    s3 = client("s3")
+    s3.create_bucket(Bucket="media")
+    s3.put_object(Bucket="media", Key="results/m1/ocr-input.pdf", Body=b"%PDF")
+    arn = create_function("textract_callback")
+    moto_gaps.install_lambda_runtime({"textract_callback": lambda event, context: received.append(event)})
+    moto_gaps.install_ai_engines(textract=lambda document: (time.sleep(0.3), page_blocks(3, 400))[1])
+    sns = client("sns")
+    topic = sns.create_topic(Name="textract")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
+    textract = client("textract")
+    request = {"DocumentLocation": {"S3Object": {"Bucket": "media", "Name": "results/m1/ocr-input.pdf"}},
+               "ClientRequestToken": "m1", "JobTag": "m1",
+               "NotificationChannel": {"SNSTopicArn": topic, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/textract"}}
+    job_id = textract.start_document_text_detection(**request)["JobId"]
+    assert textract.start_document_text_detection(**request)["JobId"] == job_id  # idempotent
+    assert textract.get_document_text_detection(JobId=job_id)["JobStatus"] == "IN_PROGRESS"
+    until(lambda: received)
+    message = json.loads(received[0]["Records"][0]["Sns"]["Message"])
+    assert message["JobId"] == job_id and message["Status"] == "SUCCEEDED" and message["JobTag"] == "m1"
+    assert message["API"] == "StartDocumentTextDetection"
+    assert message["DocumentLocation"] == {"S3ObjectName": "results/m1/ocr-input.pdf", "S3Bucket": "media"}
+    blocks, token, calls = [], None, 0
+    while True:
+        response = textract.get_document_text_detection(JobId=job_id, **({"NextToken": token} if token else {}))
+        calls += 1
+        blocks.extend(response["Blocks"])
+        token = response.get("NextToken")
+        if not token:
+            break
+    assert calls == 2 and len(blocks) == 3 * 401 and response["DocumentMetadata"]["Pages"] == 3
+
+
+def test_textract_async_engine_failure_fails_the_job(patched: None) -> None:
+    def engine(document: bytes) -> list[dict[str, Any]]:
+        raise moto_gaps.EngineError("The document is password protected", code="UnsupportedDocumentException")
+
+    client("s3").create_bucket(Bucket="media")
+    client("s3").put_object(Bucket="media", Key="doc.pdf", Body=b"%PDF")
+    moto_gaps.install_ai_engines(textract=engine)
+    textract = client("textract")
+    job_id = textract.start_document_text_detection(
+        DocumentLocation={"S3Object": {"Bucket": "media", "Name": "doc.pdf"}})["JobId"]
+    response = until(lambda: (r := textract.get_document_text_detection(JobId=job_id))["JobStatus"] != "IN_PROGRESS" and r)
+    assert response["JobStatus"] == "FAILED" and "password" in response["StatusMessage"]
+
+
+# ---- Bedrock ---------------------------------------------------------------------------------------------------
+
+CONVERSE = {"modelId": "local.test", "messages": [{"role": "user", "content": [{"text": "Summarise: a b c"}]}],
+            "system": [{"text": "Be brief."}], "inferenceConfig": {"maxTokens": 100, "temperature": 0.2}}
+
+
+def test_gap_bedrock_runtime_has_no_converse(plain: None) -> None:
+    with pytest.raises(Exception):
+        client("bedrock-runtime").converse(**CONVERSE)
+
+
+def test_converse_is_answered_by_the_engine(patched: None) -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def engine(messages: list[dict[str, Any]], system: list[dict[str, Any]], config: dict[str, Any]) -> str:
+        calls.append((messages, system, config))
+        return '{"title": "T"}'
+
+    moto_gaps.install_ai_engines(bedrock=engine)
+    response = client("bedrock-runtime").converse(**CONVERSE)
+    assert response["output"]["message"]["content"][0]["text"] == '{"title": "T"}'
+    assert response["output"]["message"]["role"] == "assistant" and response["stopReason"] == "end_turn"
+    assert response["usage"]["inputTokens"] > 0 and response["usage"]["totalTokens"] > response["usage"]["inputTokens"]
+    messages, system, config = calls[0]
+    assert messages[0]["content"][0]["text"] == "Summarise: a b c" and system == [{"text": "Be brief."}]
+    assert config["maxTokens"] == 100
+
+
+# ---- ECS through Step Functions ---------------------------------------------------------------------------------
+
+def ecs_setup(dns_hostnames: bool = True) -> dict[str, str]:
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    if dns_hostnames:  # as CDK's Vpc has it; without it moto's RunTask crashes on awsvpc
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="worker", Description="worker", VpcId=vpc)["GroupId"]
+    ecs = client("ecs")
+    cluster = ecs.create_cluster(clusterName="media")["cluster"]["clusterArn"]
+    task = ecs.register_task_definition(
+        family="media-worker", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="1024", memory="2048",
+        containerDefinitions=[{"name": "worker", "image": "worker:latest", "essential": True, "memory": 2048,
+                               "environment": [{"name": "RESULTS_PREFIX", "value": "results/"}]}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    return {"cluster": cluster, "task": task, "subnet": subnet, "group": group}
+
+
+def ecs_definition(ids: dict[str, str]) -> dict[str, Any]:
+    return {"StartAt": "Run", "States": {"Run": {
+        "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.waitForTaskToken",
+        "Parameters": {"Cluster": ids["cluster"], "TaskDefinition": ids["task"], "LaunchType": "FARGATE",
+                       "NetworkConfiguration": {"AwsvpcConfiguration": {
+                           "Subnets": [ids["subnet"]], "SecurityGroups": [ids["group"]], "AssignPublicIp": "DISABLED"}},
+                       "Overrides": {"ContainerOverrides": [{"Name": "worker", "Environment": [
+                           {"Name": "TASK_TOKEN", "Value.$": "$$.Task.Token"}, {"Name": "MEDIA_ID", "Value.$": "$.id"}]}]}},
+        "TimeoutSeconds": 20, "End": True}}}
+
+
+def test_gap_step_functions_run_task_fails_in_plain_moto(plain: None) -> None:
+    execution = run_execution(ecs_definition(ecs_setup()), {"id": "m1"})
+    assert execution["status"] == "FAILED"
+    history = client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])["events"]
+    failure = next(e for e in history if e["type"] == "ExecutionFailed")["executionFailedEventDetails"]
+    assert failure["error"] == "States.Runtime"  # RunTask got ASL-cased parameters it cannot read
+
+
+def test_gap_run_task_awsvpc_needs_a_vpc_with_dns_hostnames(plain: None) -> None:
+    ids = ecs_setup(dns_hostnames=False)
+    with pytest.raises(Exception, match="private_dns_name"):
+        client("ecs").run_task(cluster=ids["cluster"], taskDefinition=ids["task"], launchType="FARGATE",
+                               networkConfiguration={"awsvpcConfiguration": {"subnets": [ids["subnet"]],
+                                                                             "securityGroups": [ids["group"]]}})
+
+
+def test_run_task_through_step_functions_starts_the_runner(patched: None) -> None:
+    environments: list[dict[str, str]] = []
+
+    def runner(environment: dict[str, str]) -> int:
+        environments.append(environment)
+        boto3.client("stepfunctions", region_name=REGION).send_task_success(
+            taskToken=environment["TASK_TOKEN"], output=json.dumps({"media_id": environment["MEDIA_ID"]}))
+        return 0
+
+    moto_gaps.install_task_runner({"media-worker": runner})
+    ids = ecs_setup()
+    execution = run_execution(ecs_definition(ids), {"id": "m1"})
+    assert execution["status"] == "SUCCEEDED", execution
+    assert json.loads(execution["output"]) == {"media_id": "m1"}
+    assert environments[0]["RESULTS_PREFIX"] == "results/" and environments[0]["MEDIA_ID"] == "m1"
+    tasks = client("ecs").list_tasks(cluster=ids["cluster"])["taskArns"]
+    moto_gaps.wait_for_background_work(10)
+    described = client("ecs").describe_tasks(cluster=ids["cluster"], tasks=tasks)["tasks"][0]
+    assert described["lastStatus"] == "STOPPED"
+
+
+def test_run_task_runner_may_be_a_local_process(patched: None) -> None:
+    import subprocess
+
+    done: list[int] = []
+    moto_gaps.install_task_runner({"media-worker": lambda env: subprocess.Popen(
+        [sys.executable, "-c", "import os, sys; sys.exit(0 if os.environ['MEDIA_ID'] == 'm2' else 3)"],
+        env={**env, "PATH": "/usr/bin:/bin"})})
+    ids = ecs_setup()
+    ecs = client("ecs")
+    task = ecs.run_task(cluster=ids["cluster"], taskDefinition=ids["task"], launchType="FARGATE",
+                        networkConfiguration={"awsvpcConfiguration": {"subnets": [ids["subnet"]], "securityGroups": [ids["group"]]}},
+                        overrides={"containerOverrides": [{"name": "worker", "environment": [
+                            {"name": "MEDIA_ID", "value": "m2"}]}]})["tasks"][0]["taskArn"]
+    moto_gaps.wait_for_background_work(20)
+    described = ecs.describe_tasks(cluster=ids["cluster"], tasks=[task])["tasks"][0]
+    assert described["lastStatus"] == "STOPPED" and described["containers"][0]["exitCode"] == 0
+    del done
+
+
+# ---- The emulator as a server ------------------------------------------------------------------------------------
+
+def test_server_mode_runs_state_machines_that_call_functions() -> None:
+    moto_gaps.uninstall()
+    server = moto_gaps.start_server()
+    try:
+        def make(name: str) -> Any:
+            return boto3.client(name, region_name=REGION, endpoint_url=server.endpoint_url)
+
+        moto_gaps.install_lambda_runtime({"double": lambda event, context: {"n": event["n"] * 2}})
+        iam = make("iam")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("handler.py", "")
+        arn = make("lambda").create_function(FunctionName="double", Runtime="python3.12", Role=role,
+                                             Handler="handler.handler", Code={"ZipFile": buffer.getvalue()})["FunctionArn"]
+        sfn = make("stepfunctions")
+        machine = sfn.create_state_machine(name="m", roleArn=role, definition=json.dumps(
+            {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": arn, "End": True}}}))["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=machine, input='{"n": 4}')["executionArn"]
+        described = until(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d)
+        assert described["status"] == "SUCCEEDED", described
+        assert json.loads(described["output"]) == {"n": 8}
+    finally:
+        server.stop()
+        moto_gaps.uninstall()
