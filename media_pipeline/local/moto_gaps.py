@@ -698,6 +698,7 @@ def start_server(host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
     """
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     apply_config()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()

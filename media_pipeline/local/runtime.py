@@ -1,0 +1,478 @@
+"""The offline runtime: the pipeline's own handlers, state machine and event wiring on an embedded emulator.
+
+It builds an emulated AWS account (moto) from the same definitions as the deployment: the ASL file
+`statemachines/media_pipeline.asl.json` with its `${...}` substitutions resolved to local ARNs
+(SUBSTITUTIONS), the bucket with EventBridge notifications, the EventBridge rules (same patterns), the ingest
+queue with its DLQ, the jobs table, the Textract SNS topic, and every function in `functions/<name>/handler.py`
+registered under its folder name. Offline engines answer Transcribe, Textract and Bedrock (moto_gaps), and the
+Fargate video worker runs as a local process. An upload under `uploads/` then travels the same path as in AWS:
+S3 → EventBridge → SQS → ingest → Step Functions → ... → results/<media_id>/manifest.json.
+
+    with LocalPipeline() as pipeline:
+        media_id = pipeline.upload("talk.mp3").media_id
+        manifest = pipeline.wait(media_id)
+
+Modes: "server" (default) runs moto as an HTTP server on 127.0.0.1 in this process, so the video worker
+process can reach it; "mock" runs moto in-process (mock_aws), for tests, with the worker on a thread.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from media_pipeline.local import moto_gaps
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STATE_MACHINE_NAME = "media-pipeline"
+BUCKET = "media-pipeline-local"
+TABLE = "media-pipeline-jobs"
+UPLOAD_PREFIX = "uploads/"
+RESULTS_PREFIX = "results/"
+
+FUNCTIONS = ("ingest", "start_transcription", "transcribe_callback", "process_transcript", "enrich", "finalize",
+             "analyze_document", "start_document_analysis", "textract_callback", "collect_document_text",
+             "probe_media", "extract_media")
+WORKER_FAMILY = "media-worker"
+WORKER_CONTAINER = "media-worker"
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+# The definition substitutions of the ASL file, resolved for the emulated account: the one place they are
+# listed for the local mode (infra/workflow.py lists the deployed ones; a test keeps the names the same).
+SUBSTITUTIONS: dict[str, str] = {
+    **{f"{_camel(name)}FunctionArn": function_arn(name) for name in FUNCTIONS if name not in
+       ("ingest", "transcribe_callback", "textract_callback")},
+    "MediaWorkerClusterArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/media-pipeline",
+    "MediaWorkerTaskDefinitionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{WORKER_FAMILY}:1",
+    "MediaWorkerContainerName": WORKER_CONTAINER,
+    "MediaWorkerSubnet1": "",  # the emulated VPC's subnet ids, filled in when the account is built
+    "MediaWorkerSubnet2": "",
+    "MediaWorkerSecurityGroupId": "",
+    "MediaWorkerAssignPublicIp": "DISABLED",
+}
+
+# The EventBridge rules, with the deployment's patterns (docs/architecture.md, "Events").
+UPLOAD_RULE = "media-pipeline-uploads"
+TRANSCRIBE_RULE = "media-pipeline-transcribe-state"
+
+
+def upload_pattern(bucket: str, upload_prefix: str) -> dict[str, Any]:
+    return {"source": ["aws.s3"], "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": upload_prefix}]}}}
+
+
+TRANSCRIBE_PATTERN: dict[str, Any] = {
+    "source": ["aws.transcribe"], "detail-type": ["Transcribe Job State Change"],
+    "detail": {"TranscriptionJobName": [{"prefix": "media-"}], "TranscriptionJobStatus": ["COMPLETED", "FAILED"]},
+}
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+def asl_path(root: Path = PROJECT_ROOT) -> Path:
+    return root / "statemachines" / "media_pipeline.asl.json"
+
+
+def placeholders(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
+
+
+def resolve_definition(text: str, substitutions: Mapping[str, str]) -> str:
+    """Replace every ${Name} as CDK's DefinitionSubstitutions does; an unknown name is an error, not a gap."""
+    missing = placeholders(text) - set(substitutions)
+    if missing:
+        raise KeyError(f"the state machine uses substitutions the local runtime does not define: {sorted(missing)}")
+    return _PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], text)
+
+
+def load_handler(name: str, root: Path = PROJECT_ROOT) -> Callable[[dict[str, Any], Any], Any]:
+    """functions/<name>/handler.py loaded by path under a unique module name (every folder has a handler.py)."""
+    path = root / "functions" / name / "handler.py"
+    module_name = f"media_pipeline_local_functions.{name}.handler"
+    if module_name in sys.modules:
+        return sys.modules[module_name].handler
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+@dataclass
+class Upload:
+    media_id: str
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str
+
+
+@dataclass
+class Progress:
+    """One step of an item's way: 'uploaded', a state entered/exited, or 'finished'."""
+
+    media_id: str
+    kind: str  # uploaded | entered | exited | finished
+    state: str = ""
+    at: float = field(default_factory=time.time)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class LocalPipeline:
+    """The emulated account with the pipeline deployed in it. Use as a context manager."""
+
+    def __init__(self, *, mode: str = "server", root: Path | str = PROJECT_ROOT, engines: bool = True,
+                 worker: str | None = None, environment: Mapping[str, str] | None = None,
+                 warm_engines: bool = False, log_level: str = "WARNING"):
+        if mode not in ("server", "mock"):
+            raise ValueError("mode is 'server' or 'mock'")
+        self.mode = mode
+        self.root = Path(root)
+        self.engines = engines
+        self.worker = worker or ("process" if mode == "server" else "thread")
+        self.extra_environment = dict(environment or {})
+        self.warm_engines = warm_engines
+        self.log_level = log_level
+        self.endpoint_url: str | None = None
+        self.bucket, self.table = BUCKET, TABLE
+        self.state_machine_arn = ""
+        self.substitutions: dict[str, str] = dict(SUBSTITUTIONS)
+        self._server: moto_gaps.EmulatorServer | None = None
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._clients: dict[str, Any] = {}
+
+    # ---- lifecycle --------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> "LocalPipeline":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def start(self) -> "LocalPipeline":
+        moto_gaps.uninstall()
+        if self.mode == "server":
+            self._server = moto_gaps.start_server()
+            self.endpoint_url = self._server.endpoint_url
+        else:
+            from moto import mock_aws
+
+            self._mock = mock_aws(config=moto_gaps.MOTO_CONFIG)
+            self._mock.start()
+        self._set_environment(self.function_environment())
+        self._install_workarounds()
+        if self.warm_engines and self.engines:
+            threading.Thread(target=warm_engines, name="warm-engines", daemon=True).start()
+        self._build_account()
+        return self
+
+    def stop(self) -> None:
+        moto_gaps.wait_for_background_work(timeout=10)
+        moto_gaps.uninstall()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        _reset_pipeline_caches()
+
+    # ---- configuration -------------------------------------------------------------------------------------------
+
+    def function_environment(self) -> dict[str, str]:
+        """The functions' environment (docs/architecture.md), as CDK sets it, for the emulated account."""
+        from media_pipeline.local.engines.extractive import MODEL_ID
+
+        env = {
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
+            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            "MEDIA_BUCKET": self.bucket, "JOBS_TABLE": self.table, "EVENT_BUS_NAME": "default",
+            "UPLOAD_PREFIX": UPLOAD_PREFIX, "RESULTS_PREFIX": RESULTS_PREFIX,
+            "STATE_MACHINE_ARN": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}",
+            "MAX_MEDIA_BYTES": str(2 * 1024**3), "TRANSCRIBE_LANGUAGE": "auto",
+            "BEDROCK_MODEL_ID": MODEL_ID,  # honest: the manifest says the enrichment is extractive
+            "ENRICHMENT_MAX_INPUT_TOKENS": "6000", "ENRICHMENT_TOKEN_BUDGET": "200000",
+            "TEXTRACT_SNS_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:media-pipeline-textract",
+            "TEXTRACT_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/media-pipeline-textract",
+            "VIDEO_LAMBDA_MAX_SECONDS": "600",
+            "POWERTOOLS_SERVICE_NAME": "media-pipeline", "POWERTOOLS_METRICS_NAMESPACE": "MediaPipeline",
+            "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": self.log_level,
+        }
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        env.update(self.extra_environment)
+        return env
+
+    def _set_environment(self, env: Mapping[str, str]) -> None:
+        for name in list(env) + ["AWS_PROFILE"] + ([] if self.endpoint_url else ["AWS_ENDPOINT_URL"]):
+            self._saved_env.setdefault(name, os.environ.get(name))
+        os.environ.pop("AWS_PROFILE", None)
+        if not self.endpoint_url:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        os.environ.update(env)
+        _reset_pipeline_caches()
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            import boto3
+
+            self._clients[service] = boto3.session.Session().client(service, region_name=REGION,
+                                                                    endpoint_url=self.endpoint_url)
+        return self._clients[service]
+
+    def _install_workarounds(self) -> None:
+        handlers = {name: load_handler(name, self.root) for name in FUNCTIONS
+                    if (self.root / "functions" / name / "handler.py").is_file()}
+        moto_gaps.install_lambda_runtime(handlers)
+        moto_gaps.install_event_delivery()
+        if self.engines:
+            from media_pipeline.local.engines import extractive, ocr, speech
+
+            moto_gaps.install_ai_engines(transcribe=speech.transcribe, textract=ocr.detect_text,
+                                         bedrock=extractive.converse)
+        moto_gaps.install_task_runner({WORKER_FAMILY: self._run_worker})
+
+    # ---- the emulated account ------------------------------------------------------------------------------------
+
+    def _build_account(self) -> None:
+        env = self.function_environment()
+        iam = self.client("iam")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                                      "Principal": {"Service": "lambda.amazonaws.com"}}]})
+        role = iam.create_role(RoleName="media-pipeline-function", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        iam.create_role(RoleName="media-pipeline-textract", AssumeRolePolicyDocument=trust)
+        sfn_role = iam.create_role(RoleName="media-pipeline-states", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=self.bucket)
+        s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_notification_configuration(Bucket=self.bucket,
+                                                 NotificationConfiguration={"EventBridgeConfiguration": {}})
+
+        ddb = self.client("dynamodb")
+        ddb.create_table(TableName=self.table, BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                    {"AttributeName": "sk", "KeyType": "RANGE"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                               {"AttributeName": "sk", "AttributeType": "S"}])
+        ddb.update_time_to_live(TableName=self.table,
+                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:  # the code that runs is the checkout's, by name
+            archive.writestr("README.txt", "handlers run in-process from functions/<name>/handler.py")
+        lam = self.client("lambda")
+        for name in FUNCTIONS:
+            lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
+                                Code={"ZipFile": code.getvalue()}, Timeout=900, MemorySize=1024,
+                                Environment={"Variables": {k: v for k, v in env.items() if not k.startswith("AWS_")}})
+
+        sqs = self.client("sqs")
+        dlq = sqs.create_queue(QueueName="media-pipeline-ingest-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue = sqs.create_queue(QueueName="media-pipeline-ingest", Attributes={
+            "VisibilityTimeout": "960",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="ingest", BatchSize=10,
+                                        FunctionResponseTypes=["ReportBatchItemFailures"])
+
+        events = self.client("events")
+        events.put_rule(Name=UPLOAD_RULE, EventPattern=json.dumps(upload_pattern(self.bucket, UPLOAD_PREFIX)))
+        events.put_targets(Rule=UPLOAD_RULE, Targets=[{"Id": "ingest-queue", "Arn": queue_arn}])
+        events.put_rule(Name=TRANSCRIBE_RULE, EventPattern=json.dumps(TRANSCRIBE_PATTERN))
+        events.put_targets(Rule=TRANSCRIBE_RULE, Targets=[{"Id": "callback", "Arn": function_arn("transcribe_callback")}])
+
+        sns = self.client("sns")
+        topic = sns.create_topic(Name="media-pipeline-textract")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn("textract_callback"))
+
+        self._build_worker(env)
+
+        definition = resolve_definition(asl_path(self.root).read_text(encoding="utf-8"), self.substitutions)
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name=STATE_MACHINE_NAME, definition=definition, roleArn=sfn_role, type="STANDARD")["stateMachineArn"]
+
+    def _build_worker(self, env: Mapping[str, str]) -> None:
+        ec2 = self.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as CDK's Vpc; moto needs it
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
+        group = ec2.create_security_group(GroupName="media-worker", Description="video worker", VpcId=vpc)["GroupId"]
+        self.substitutions.update(MediaWorkerSubnet1=subnets[0], MediaWorkerSubnet2=subnets[1],
+                                  MediaWorkerSecurityGroupId=group)
+        ecs = self.client("ecs")
+        cluster = ecs.create_cluster(clusterName="media-pipeline")["cluster"]["clusterArn"]
+        worker_env = {k: v for k, v in env.items() if k in ("JOBS_TABLE", "RESULTS_PREFIX", "AWS_REGION",
+                                                             "AWS_DEFAULT_REGION", "POWERTOOLS_SERVICE_NAME",
+                                                             "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_DISABLED",
+                                                             "POWERTOOLS_TRACE_DISABLED")
+                      or k.startswith("VIDEO_")}
+        definition = ecs.register_task_definition(
+            family=WORKER_FAMILY, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="1024",
+            memory="4096", containerDefinitions=[{
+                "name": WORKER_CONTAINER, "image": "media-worker:local", "essential": True, "memory": 4096,
+                "environment": [{"name": k, "value": v} for k, v in sorted(worker_env.items())]}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        self.substitutions.update(MediaWorkerClusterArn=cluster, MediaWorkerTaskDefinitionArn=definition)
+
+    def _run_worker(self, environment: dict[str, str]) -> Any:
+        """The Fargate task: containers/media_worker/worker.py as a local process (or a thread in mock mode)."""
+        script = self.root / "containers" / "media_worker" / "worker.py"
+        env = {**environment, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+               "AWS_SESSION_TOKEN": "local"}
+        if self.worker == "process":
+            env.update({"AWS_ENDPOINT_URL": self.endpoint_url or "", "PATH": os.environ.get("PATH", ""),
+                        "PYTHONPATH": str(self.root), "HOME": os.environ.get("HOME", "/tmp")})
+            quiet = self.log_level.upper() not in ("DEBUG", "INFO")
+            return subprocess.Popen([sys.executable, str(script)], env=env, cwd=str(self.root),
+                                    stdout=subprocess.DEVNULL if quiet else sys.stderr, stderr=sys.stderr)
+        spec = importlib.util.spec_from_file_location("media_pipeline_local_worker", script)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        return module.main(env)
+
+    # ---- using it ----------------------------------------------------------------------------------------------
+
+    def upload(self, source: str | os.PathLike[str] | bytes, *, name: str | None = None,
+               on_progress: ProgressCallback | None = None) -> Upload:
+        """put_object under uploads/: the same event path as in AWS starts the item. Returns its media id."""
+        from media_pipeline.ids import media_id_for
+
+        if isinstance(source, (bytes, bytearray)):
+            body, name = bytes(source), name or "upload.bin"
+        else:
+            path = Path(source)
+            body, name = path.read_bytes(), name or path.name
+        key = f"{UPLOAD_PREFIX}{name}"
+        response = self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body)
+        version_id = response.get("VersionId")
+        etag = response["ETag"].strip('"')
+        media_id = media_id_for(self.bucket, key, version_id or etag)
+        if on_progress:
+            on_progress(Progress(media_id, "uploaded"))
+        return Upload(media_id=media_id, bucket=self.bucket, key=key, version_id=version_id, etag=etag)
+
+    def job(self, media_id: str) -> dict[str, str] | None:
+        item = self.client("dynamodb").get_item(TableName=self.table, ConsistentRead=True, Key={
+            "pk": {"S": f"MEDIA#{media_id}"}, "sk": {"S": "JOB"}}).get("Item")
+        return {k: next(iter(v.values())) for k, v in item.items()} if item else None
+
+    def manifest(self, media_id: str) -> dict[str, Any] | None:
+        job = self.job(media_id)
+        if not job or job.get("status") not in ("SUCCEEDED", "FAILED") or not job.get("manifest_key"):
+            return None
+        body = self.client("s3").get_object(Bucket=self.bucket, Key=job["manifest_key"])["Body"].read()
+        return json.loads(body)
+
+    def wait(self, media_id: str, *, timeout: float = 600, on_progress: ProgressCallback | None = None,
+             poll_seconds: float = 0.2) -> dict[str, Any]:
+        """Block until the item's manifest is written; report states entered and exited on the way."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            manifest = self.manifest(media_id)
+            if on_progress:
+                seen = self.report_progress(media_id, seen, on_progress)
+            if manifest is not None:
+                if on_progress:
+                    on_progress(Progress(media_id, "finished", manifest.get("status", "")))
+                return manifest
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no manifest for {media_id} after {timeout:.0f} s")
+            time.sleep(poll_seconds)
+
+    def execution_arn(self, media_id: str) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{media_id}"
+
+    def history(self, media_id: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        try:
+            events: list[dict[str, Any]] = []
+            kwargs: dict[str, Any] = {"executionArn": self.execution_arn(media_id), "maxResults": 1000}
+            while True:
+                page = sfn.get_execution_history(**kwargs)
+                events.extend(page["events"])
+                if not page.get("nextToken"):
+                    return events
+                kwargs["nextToken"] = page["nextToken"]
+        except sfn.exceptions.ExecutionDoesNotExist:
+            return []
+
+    def report_progress(self, media_id: str, seen: int, on_progress: ProgressCallback) -> int:
+        """Report the execution's history events after the first `seen` ones; returns the new count."""
+        events = self.history(media_id)
+        for event in events[seen:]:
+            kind = event["type"]
+            if kind.endswith("StateEntered"):
+                on_progress(Progress(media_id, "entered", event["stateEnteredEventDetails"]["name"]))
+            elif kind.endswith("StateExited"):
+                on_progress(Progress(media_id, "exited", event["stateExitedEventDetails"]["name"]))
+        return len(events)
+
+    def process(self, path: str | os.PathLike[str], *, timeout: float = 600,
+                on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+        upload = self.upload(path, on_progress=on_progress)
+        return self.wait(upload.media_id, timeout=timeout, on_progress=on_progress)
+
+    def download_results(self, media_id: str, directory: str | os.PathLike[str]) -> list[Path]:
+        """Every object under results/<media_id>/ into directory (sub-folders kept)."""
+        out = Path(directory)
+        prefix = f"{RESULTS_PREFIX}{media_id}/"
+        s3 = self.client("s3")
+        written = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                target = out / item["Key"][len(prefix):]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read())
+                written.append(target)
+        return written
+
+
+def warm_engines() -> None:
+    """Load the speech and OCR models now, so the first item does not wait for them."""
+    from media_pipeline.local.engines import ocr, speech
+
+    speech.model()
+    ocr.engine()
+
+
+def _reset_pipeline_caches() -> None:
+    from media_pipeline import aws, settings
+
+    aws.reset_clients()
+    settings.settings.cache_clear()
