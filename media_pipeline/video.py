@@ -64,16 +64,17 @@ class VideoOptions:
 class S3RangeReader(io.RawIOBase):
     """A read-only, seekable file over one S3 object, fetched in blocks by ranged GETs.
 
-    At most `max_blocks` blocks of `block_size` bytes are held (least recently used dropped), so
-    memory is bounded whatever the object's size; sequential reads cost one GET per block.
+    At most `max_blocks` buffers of `block_size` bytes are ever allocated; they are reused (least
+    recently used first), so memory stays flat whatever the object's size, and sequential reads cost
+    one GET per block.
     """
 
     def __init__(self, bucket: str, key: str, *, version_id: str | None = None, size: int | None = None,
-                 block_size: int = 8 * 1024 * 1024, max_blocks: int = 4):
+                 block_size: int = 4 * 1024 * 1024, max_blocks: int = 4):
         super().__init__()
         self.bucket, self.key, self.version_id = bucket, key, version_id
         self.block_size, self.max_blocks = block_size, max(1, max_blocks)
-        self._blocks: collections.OrderedDict[int, bytes] = collections.OrderedDict()
+        self._blocks: collections.OrderedDict[int, tuple[bytearray, int]] = collections.OrderedDict()
         self._position = 0
         self.requests = 0
         self.bytes_fetched = 0
@@ -88,25 +89,36 @@ class S3RangeReader(io.RawIOBase):
         except Exception as exc:  # noqa: BLE001 - translated into a typed failure
             raise _s3_failure(exc, self.bucket, self.key) from exc
 
-    def _block(self, index: int) -> bytes:
-        block = self._blocks.get(index)
-        if block is not None:
+    def _block(self, index: int) -> memoryview:
+        cached = self._blocks.get(index)
+        if cached is not None:
             self._blocks.move_to_end(index)
-            return block
+            return memoryview(cached[0])[:cached[1]]
+        if len(self._blocks) >= self.max_blocks:
+            buffer = self._blocks.popitem(last=False)[1][0]
+        else:
+            buffer = bytearray(self.block_size)
         start = index * self.block_size
-        end = min(self.size, start + self.block_size) - 1
+        length = min(self.size, start + self.block_size) - start
+        view = memoryview(buffer)
         try:
-            response = client("s3").get_object(Bucket=self.bucket, Key=self.key, Range=f"bytes={start}-{end}",
-                                               **self._extra())
-            block = response["Body"].read()
+            response = client("s3").get_object(Bucket=self.bucket, Key=self.key,
+                                               Range=f"bytes={start}-{start + length - 1}", **self._extra())
+            body, got = response["Body"], 0
+            while got < length:  # read straight into the reused buffer: no per-block allocation
+                count = body.readinto(view[got:length])
+                if not count:
+                    break
+                got += count
         except Exception as exc:  # noqa: BLE001 - translated into a typed failure
             raise _s3_failure(exc, self.bucket, self.key) from exc
+        if got < length:
+            raise TransientError(f"short read of s3://{self.bucket}/{self.key} at {start}: {got} of {length} bytes",
+                                 code="S3_READ_FAILED")
         self.requests += 1
-        self.bytes_fetched += len(block)
-        self._blocks[index] = block
-        while len(self._blocks) > self.max_blocks:
-            self._blocks.popitem(last=False)
-        return block
+        self.bytes_fetched += length
+        self._blocks[index] = (buffer, length)
+        return view[:length]
 
     def readable(self) -> bool:
         return True
@@ -139,7 +151,7 @@ class S3RangeReader(io.RawIOBase):
 
     @property
     def buffered_bytes(self) -> int:
-        return sum(len(b) for b in self._blocks.values())
+        return sum(len(buffer) for buffer, _ in self._blocks.values())
 
 
 def _s3_failure(exc: Exception, bucket: str, key: str) -> PipelineError:
@@ -556,13 +568,12 @@ def poster_frame(source: Source, dest: str | os.PathLike, *, at_fraction: float 
 # --- the step both runtimes share --------------------------------------------------------------------
 
 def upload_file(path: Path, bucket: str, key: str, content_type: str) -> str:
-    """Multipart upload from a file: memory is bounded by the part size times the concurrency."""
+    """Multipart upload read from the file part by part: memory is bounded by chunk size x concurrency."""
     from boto3.s3.transfer import TransferConfig
 
-    config = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024,
-                            max_concurrency=4, use_threads=True)
-    with open(path, "rb") as body:
-        client("s3").upload_fileobj(body, bucket, key, ExtraArgs={"ContentType": content_type}, Config=config)
+    config = TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024,
+                            max_concurrency=2, use_threads=True)
+    client("s3").upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type}, Config=config)
     return key
 
 

@@ -22,7 +22,7 @@ def _tone_block(sample_rate: int, tone_hz: float, samples: int, start: int) -> n
 
 def make_video(path: str | Path, seconds: float, *, with_audio: bool = True, width: int = 160, height: int = 120,
                fps: int = 10, tone_hz: float = 440, video_codec: str = "h264", audio_codec: str = "aac",
-               sample_rate: int = 16000, gop: int | None = None) -> Path:
+               sample_rate: int = 16000, audio_bit_rate: int | None = None, gop: int | None = None) -> Path:
     """Write a video of `seconds` with a moving bar and, optionally, a mono sine tone."""
     path = Path(path)
     container = av.open(str(path), "w", format=_CONTAINERS.get(path.suffix.lower()))
@@ -36,7 +36,8 @@ def make_video(path: str | Path, seconds: float, *, with_audio: bool = True, wid
     if with_audio:
         audio = container.add_stream(audio_codec, rate=sample_rate)
         audio.layout = "mono"
-        # 0.2 s frames: an integer number of encoder frames for aac/mp2 is not needed, PyAV re-frames.
+        if audio_bit_rate:
+            audio.bit_rate = audio_bit_rate
     frames = int(round(seconds * fps))
     ramp = np.tile(np.linspace(0, 200, width, dtype=np.uint8), (height, 1))
     picture = np.stack([ramp, ramp[::-1], np.full_like(ramp, 60)], axis=-1)

@@ -63,10 +63,10 @@ def run(env: Mapping[str, str]) -> tuple[dict[str, Any] | None, dict[str, str] |
     """Process the video named by the environment; returns (result, None) or (None, {"code", "message"})."""
     settings = Settings(media_bucket=env.get("MEDIA_BUCKET", ""), jobs_table=env.get("JOBS_TABLE", ""),
                         results_prefix=env.get("RESULTS_PREFIX", "results/"))
-    size = env.get("MEDIA_SIZE")
+    size = _optional(env.get("MEDIA_SIZE"))
     try:
         result = process_video(env["MEDIA_BUCKET"], env["MEDIA_KEY"], env["MEDIA_ID"], settings=settings,
-                               version_id=env.get("MEDIA_VERSION_ID") or None, size=int(size) if size else None,
+                               version_id=_optional(env.get("MEDIA_VERSION_ID")), size=int(size) if size else None,
                                options=VideoOptions.from_env(dict(env)))
         return result, None
     except PipelineError as exc:
@@ -76,6 +76,11 @@ def run(env: Mapping[str, str]) -> tuple[dict[str, Any] | None, dict[str, str] |
         logger.exception("video worker crashed")
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return None, {"code": "MEDIA_WORKER_CRASHED", "message": detail}
+
+
+def _optional(value: str | None) -> str | None:
+    # States.Format renders a JSON null as "null" in container overrides: no version id then.
+    return None if value in (None, "", "null", "None") else value
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
