@@ -444,9 +444,9 @@ class LocalPipeline:
         return len(events)
 
     def process(self, path: str | os.PathLike[str], *, timeout: float = 600,
-                on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+                on_progress: ProgressCallback | None = None, poll_seconds: float = 0.2) -> dict[str, Any]:
         upload = self.upload(path, on_progress=on_progress)
-        return self.wait(upload.media_id, timeout=timeout, on_progress=on_progress)
+        return self.wait(upload.media_id, timeout=timeout, on_progress=on_progress, poll_seconds=poll_seconds)
 
     def download_results(self, media_id: str, directory: str | os.PathLike[str]) -> list[Path]:
         """Every object under results/<media_id>/ into directory (sub-folders kept)."""
