@@ -1,0 +1,1 @@
+"""The CDK app of the media pipeline: one construct per concern, composed in `infra/stack.py`."""

@@ -1,0 +1,68 @@
+"""Uploads in: S3 `Object Created` events -> EventBridge rule -> SQS queue (with a DLQ) -> ingest Lambda."""
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+MAX_RECEIVE_COUNT = 5
+# AWS's guidance for SQS event sources: visibility timeout of at least 6x the function timeout.
+VISIBILITY_TIMEOUT_FACTOR = 6
+
+
+def upload_event_pattern(*, bucket_name: str, upload_prefix: str) -> events.EventPattern:
+    return events.EventPattern(
+        source=["aws.s3"],
+        detail_type=["Object Created"],
+        detail={"bucket": {"name": [bucket_name]}, "object": {"key": [{"prefix": upload_prefix}]}},
+    )
+
+
+class Ingest(Construct):
+    """Buffers upload events so a burst of uploads or a failing ingest loses nothing (DLQ after 5 tries)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        upload_prefix: str,
+        function: lambda_.Function,
+        batch_size: int = 10,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if function.timeout is None:
+            raise ValueError("the ingest function needs an explicit timeout")
+        self.dead_letter_queue = sqs.Queue(
+            self, "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self, "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(function.timeout.to_seconds() * VISIBILITY_TIMEOUT_FACTOR),
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
+        )
+        self.rule = events.Rule(
+            self, "UploadRule",
+            description="Media uploaded under the upload prefix",
+            event_pattern=upload_event_pattern(bucket_name=bucket.bucket_name, upload_prefix=upload_prefix),
+            targets=[targets.SqsQueue(self.queue)],
+        )
+        self.function = function
+        function.add_event_source(sources.SqsEventSource(
+            self.queue,
+            batch_size=batch_size,
+            max_batching_window=Duration.seconds(1),
+            report_batch_item_failures=True,
+        ))

@@ -1,0 +1,123 @@
+"""Where media and results live: the media bucket (uploads/ and results/) and the jobs table."""
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra import nag
+
+
+class Storage(Construct):
+    """The media bucket, its access-log bucket and the jobs table (keys `pk`/`sk`, TTL `expires_at`).
+
+    Uploads and results share one bucket: results are the `results/` prefix, so Transcribe and Textract,
+    which act with the caller's permissions, need grants on one bucket only. S3-managed encryption
+    (SSE-S3) keeps those services' reads and writes free of KMS key grants.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        upload_prefix: str,
+        results_prefix: str,
+        raw_upload_expiration_days: int,
+        noncurrent_version_expiration_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.upload_prefix = upload_prefix
+        self.results_prefix = results_prefix
+
+        self.access_log_bucket = s3.Bucket(
+            self, "AccessLogBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(365))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.bucket = s3.Bucket(
+            self, "MediaBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="media-bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-raw-uploads",
+                    prefix=upload_prefix,
+                    expiration=Duration.days(raw_upload_expiration_days),
+                ),
+                s3.LifecycleRule(
+                    id="expire-noncurrent-versions",
+                    noncurrent_version_expiration=Duration.days(noncurrent_version_expiration_days),
+                    expired_object_delete_marker=True,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        # EventBridge notifications through CloudFormation's own property, not CDK's custom-resource Lambda.
+        cfn_bucket: s3.CfnBucket = self.bucket.node.default_child
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True),
+        )
+        nag.acknowledge(self.access_log_bucket, "AwsSolutions-S1",
+                        "This is the access-log bucket: logging its own access would log into itself")
+
+        self.table = dynamodb.TableV2(
+            self, "JobsTable",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            time_to_live_attribute="expires_at",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True,
+            ),
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    # Object-level grants scoped to one prefix: S3 actions named one by one, not `s3:GetObject*`.
+    def uploads_arn(self) -> str:
+        return self.bucket.arn_for_objects(f"{self.upload_prefix}*")
+
+    def results_arn(self) -> str:
+        return self.bucket.arn_for_objects(f"{self.results_prefix}*")
+
+    def grant_read_uploads(self, grantee: iam.IGrantable) -> None:
+        self._grant(grantee, ["s3:GetObject", "s3:GetObjectVersion"], self.uploads_arn())
+
+    def grant_read_results(self, grantee: iam.IGrantable) -> None:
+        self._grant(grantee, ["s3:GetObject", "s3:GetObjectVersion"], self.results_arn())
+
+    def grant_write_results(self, grantee: iam.IGrantable) -> None:
+        # AbortMultipartUpload: large results (audio parts, blocks) are written as multipart uploads.
+        self._grant(grantee, ["s3:PutObject", "s3:AbortMultipartUpload"], self.results_arn())
+
+    def acknowledge_prefix_grants(self, scope: Construct) -> None:
+        """Object grants end in `<prefix>*`: a media item's keys are only known at run time."""
+        reason = ("Object access is scoped to the {} prefix of the media bucket; keys under it are per media id and "
+                  "known only at run time")
+        nag.acknowledge(scope, f"AwsSolutions-IAM5[Resource::<{self._bucket_logical_id()}.Arn>/{self.upload_prefix}*]",
+                        reason.format(self.upload_prefix))
+        nag.acknowledge(scope, f"AwsSolutions-IAM5[Resource::<{self._bucket_logical_id()}.Arn>/{self.results_prefix}*]",
+                        reason.format(self.results_prefix))
+
+    def _bucket_logical_id(self) -> str:
+        from aws_cdk import Stack
+
+        return Stack.of(self).resolve(self.bucket.node.default_child.logical_id)
+
+    @staticmethod
+    def _grant(grantee: iam.IGrantable, actions: list[str], resource: str) -> None:
+        iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=[resource])

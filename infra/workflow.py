@@ -1,0 +1,122 @@
+"""The Standard state machine, loaded from `statemachines/media_pipeline.asl.json` with definition
+substitutions. The names below are the ones the ASL file uses (docs/architecture.md); the local mode
+lists the same names in `media_pipeline/local/runtime.py`, and a test keeps the three in step."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra import nag
+from infra.observability import Observability
+from infra.video import VideoWorker
+
+DEFINITION_FILE = Path(__file__).resolve().parents[1] / "statemachines" / "media_pipeline.asl.json"
+
+# `${Name}` in the ASL file -> the function (folder under functions/) whose ARN replaces it.
+FUNCTION_SUBSTITUTIONS: dict[str, str] = {
+    "StartTranscriptionFunctionArn": "start_transcription",
+    "ProcessTranscriptFunctionArn": "process_transcript",
+    "EnrichFunctionArn": "enrich",
+    "FinalizeFunctionArn": "finalize",
+    "AnalyzeDocumentFunctionArn": "analyze_document",
+    "StartDocumentAnalysisFunctionArn": "start_document_analysis",
+    "CollectDocumentTextFunctionArn": "collect_document_text",
+    "ProbeMediaFunctionArn": "probe_media",
+    "ExtractMediaFunctionArn": "extract_media",
+}
+# The Fargate worker's run-task parameters (lists cannot be substituted, hence two subnet names).
+WORKER_SUBSTITUTIONS: tuple[str, ...] = (
+    "MediaWorkerClusterArn",
+    "MediaWorkerTaskDefinitionArn",
+    "MediaWorkerContainerName",
+    "MediaWorkerSubnet1",
+    "MediaWorkerSubnet2",
+    "MediaWorkerSecurityGroupId",
+    "MediaWorkerAssignPublicIp",
+)
+SUBSTITUTION_NAMES: tuple[str, ...] = (*FUNCTION_SUBSTITUTIONS, *WORKER_SUBSTITUTIONS)
+
+
+def worker_substitutions(worker: VideoWorker) -> dict[str, str]:
+    subnets = worker.subnet_ids()
+    return {
+        "MediaWorkerClusterArn": worker.cluster.cluster_arn,
+        "MediaWorkerTaskDefinitionArn": worker.task_definition.task_definition_arn,
+        "MediaWorkerContainerName": worker.container.container_name,
+        "MediaWorkerSubnet1": subnets[0],
+        "MediaWorkerSubnet2": subnets[1] if len(subnets) > 1 else subnets[0],
+        "MediaWorkerSecurityGroupId": worker.security_group.security_group_id,
+        "MediaWorkerAssignPublicIp": worker.assign_public_ip,
+    }
+
+
+class Workflow(Construct):
+    """One Standard execution per item: logs at level ALL to an encrypted log group, X-Ray tracing."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Mapping[str, lambda_.IFunction],
+        worker: VideoWorker,
+        observability: Observability,
+        definition_file: Path = DEFINITION_FILE,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        substitutions = {
+            **{name: functions[function].function_arn for name, function in FUNCTION_SUBSTITUTIONS.items()},
+            **worker_substitutions(worker),
+        }
+        # The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy from growing per log group.
+        self.log_group = observability.log_group(
+            self, "Logs", name=f"/aws/vendedlogs/states/{stack.stack_name}-media-pipeline")
+        self.state_machine = sfn.StateMachine(
+            self, "StateMachine",
+            comment="Media pipeline: one execution per uploaded item",
+            definition_body=sfn.DefinitionBody.from_file(str(definition_file)),
+            definition_substitutions=substitutions,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+        )
+        nag.acknowledge(self.state_machine.role, "AwsSolutions-IAM5[Resource::*]",
+                        "CloudWatch Logs delivery actions (logs:CreateLogDelivery, ...) that Step Functions logging "
+                        f"needs support no resource-level permissions; {nag.XRAY_REASON}")
+        # The ASL calls the unqualified function ARNs: no version or alias wildcard is needed.
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["lambda:InvokeFunction"],
+            resources=sorted({functions[function].function_arn for function in FUNCTION_SUBSTITUTIONS.values()}),
+        ))
+        # ecs:runTask.waitForTaskToken needs RunTask and PassRole only (no managed rule, unlike .sync).
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["ecs:RunTask"],
+            resources=[worker.task_definition.task_definition_arn],
+            conditions={"ArnEquals": {"ecs:cluster": worker.cluster.cluster_arn}},
+        ))
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[worker.task_role.role_arn, worker.execution_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        ))
+
+    def grant_task_response(self, role: iam.IRole, construct_id: str) -> iam.Policy:
+        """SendTaskSuccess/Failure/Heartbeat for a callback (a Lambda or the worker).
+
+        A separate policy, not the role's default one: the functions' default policies are dependencies
+        of the functions, whose ARNs the state machine's definition needs (a cycle otherwise)."""
+        return iam.Policy(
+            self, construct_id,
+            roles=[role],
+            statements=[iam.PolicyStatement(
+                actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                resources=[self.state_machine.state_machine_arn],
+            )],
+        )
