@@ -14,6 +14,7 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | Step Functions' ECS integration passes ASL-cased parameters     | `install_task_runner`: parameters mapped to the API    |
 | ECS RunTask records a task but runs nothing                     | `install_task_runner`: a registered runner is started  |
 | Step Functions in a moto server calls localhost:$MOTO_PORT      | `start_server` sets MOTO_PORT to the server's port     |
+| SendTaskFailure drops its cause                                 | `install_task_callbacks`: the cause reaches the state  |
 
 Everything here patches moto's models or response classes (never the pipeline's handlers), so the code that runs
 in AWS runs unchanged against the emulator. Each install_* call is idempotent; `uninstall()` restores moto.
@@ -224,6 +225,24 @@ def install_lambda_runtime(handlers: Mapping[str, LambdaHandler]) -> None:
         return payload
 
     LambdaSimpleBackend.invoke = invoke_simple  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Step Functions callbacks: SendTaskFailure keeps its cause.
+# --------------------------------------------------------------------------------------------------------------
+
+def install_task_callbacks() -> None:
+    """SendTaskFailure passes `cause` to the waiting state (moto's response handler drops it, so a Catch saw
+    `"Cause": null` and the reason of a failed Transcribe or Textract job was lost)."""
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> ActionResult:
+        self.stepfunction_backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"),
+                                                    cause=self._get_param("cause"))
+        return EmptyResult()
+
+    _patch(StepFunctionResponse, "send_task_failure", send_task_failure)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -712,6 +731,7 @@ def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcri
                 task_runners: Mapping[str, TaskRunner] | None = None) -> None:
     """Every workaround at once (the local runtime's entry point)."""
     install_lambda_runtime(handlers or {})
+    install_task_callbacks()
     install_event_delivery()
     install_ai_engines(transcribe=transcribe, textract=textract, bedrock=bedrock)
     install_task_runner(task_runners or {})
@@ -719,6 +739,6 @@ def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcri
 
 __all__ = [
     "MOTO_CONFIG", "MOTO_VERSION", "EmulatorServer", "EngineError", "LambdaContext", "apply_config",
-    "install_ai_engines", "install_all", "install_event_delivery", "install_lambda_runtime", "install_task_runner",
+    "install_ai_engines", "install_all", "install_event_delivery", "install_lambda_runtime", "install_task_callbacks", "install_task_runner",
     "lambda_error_payload", "start_server", "uninstall", "wait_for_background_work",
 ]

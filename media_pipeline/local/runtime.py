@@ -257,6 +257,7 @@ class LocalPipeline:
         handlers = {name: load_handler(name, self.root) for name in FUNCTIONS
                     if (self.root / "functions" / name / "handler.py").is_file()}
         moto_gaps.install_lambda_runtime(handlers)
+        moto_gaps.install_task_callbacks()
         moto_gaps.install_event_delivery()
         if self.engines:
             from media_pipeline.local.engines import extractive, ocr, speech

@@ -209,6 +209,37 @@ def test_state_machine_waits_for_a_task_token_sent_from_a_background_thread(patc
     assert json.loads(execution["output"]) == {"done": 7}
 
 
+def failed_by_token_cause() -> Any:
+    import threading
+
+    def start(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        threading.Thread(target=lambda: (time.sleep(0.3), boto3.client("stepfunctions", region_name=REGION)
+                                         .send_task_failure(taskToken=event["token"], error="JOB_FAILED",
+                                                            cause="the job's reason"))).start()
+        return {}
+
+    arn = create_function("start_job")
+    moto_gaps.install_lambda_runtime({"start_job": start})
+    definition = {"StartAt": "Wait", "States": {
+        "Wait": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                 "Parameters": {"FunctionName": arn, "Payload": {"token.$": "$$.Task.Token"}}, "TimeoutSeconds": 20,
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}], "End": True},
+        "Caught": {"Type": "Pass", "End": True}}}
+    execution = run_execution(definition)
+    return json.loads(execution["output"])["error"]
+
+
+def test_gap_send_task_failure_drops_the_cause(plain: None) -> None:
+    error = failed_by_token_cause()
+    moto_gaps.uninstall()
+    assert error["Error"] == "JOB_FAILED" and error.get("Cause") is None
+
+
+def test_send_task_failure_keeps_the_cause(patched: None) -> None:
+    moto_gaps.install_task_callbacks()
+    assert failed_by_token_cause() == {"Error": "JOB_FAILED", "Cause": "the job's reason"}
+
+
 # ---- EventBridge, S3, SQS, SNS --------------------------------------------------------------------------------
 
 def put_rule(name: str, pattern: dict[str, Any], target_arn: str) -> None:
