@@ -1,0 +1,41 @@
+from aws_cdk.assertions import Match
+
+
+def test_upload_rule_matches_object_created_under_the_upload_prefix(synth):
+    bucket_id = synth.logical_id(synth.stack.storage.bucket)
+    queue_id = synth.logical_id(synth.stack.ingest.queue)
+    synth.template.has_resource_properties("AWS::Events::Rule", {
+        "EventPattern": {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [{"Ref": bucket_id}]}, "object": {"key": [{"prefix": "uploads/"}]}},
+        },
+        "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}})],
+    })
+
+
+def test_queue_redrives_to_the_dlq_after_five_receives_and_outlasts_the_function(synth):
+    queue = synth.json["Resources"][synth.logical_id(synth.stack.ingest.queue)]["Properties"]
+    dlq_id = synth.logical_id(synth.stack.ingest.dead_letter_queue)
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 5}
+    ingest = synth.json["Resources"][synth.logical_id(synth.stack.functions["ingest"])]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * ingest["Timeout"]
+    for queue_id in (synth.logical_id(synth.stack.ingest.queue), dlq_id):
+        assert synth.json["Resources"][queue_id]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_queues_deny_requests_without_tls(synth):
+    policies = synth.resources("AWS::SQS::QueuePolicy").values()
+    tls_denied = [p for p in policies if any(
+        s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in p["Properties"]["PolicyDocument"]["Statement"])]
+    assert len(tls_denied) == 2
+
+
+def test_ingest_reads_the_queue_with_partial_batch_failures(synth):
+    queue_id = synth.logical_id(synth.stack.ingest.queue)
+    synth.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]},
+        "FunctionName": {"Ref": synth.logical_id(synth.stack.functions["ingest"])},
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    })

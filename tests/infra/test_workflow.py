@@ -1,0 +1,80 @@
+import json
+import re
+
+from infra.workflow import FUNCTION_SUBSTITUTIONS, SUBSTITUTION_NAMES
+from tests.infra.conftest import ASL_FILE, state_names
+
+
+def _state_machine(synth):
+    return synth.one("AWS::StepFunctions::StateMachine")[1]["Properties"]
+
+
+def _definition_text(synth) -> str:
+    definition = _state_machine(synth)["DefinitionString"]
+    return definition if isinstance(definition, str) else json.dumps(definition)
+
+
+def test_standard_with_full_logging_to_an_encrypted_group_and_tracing(synth):
+    props = _state_machine(synth)
+    assert props.get("StateMachineType", "STANDARD") == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is True
+    log_group_id = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    log_group = synth.json["Resources"][log_group_id]["Properties"]
+    assert "KmsKeyId" in log_group
+    assert log_group["RetentionInDays"] == synth.stack.settings.log_retention_days
+
+
+def test_definition_holds_every_state_of_the_asl_file(synth, asl):
+    text = _definition_text(synth)
+    names = state_names(asl)
+    assert {"Transcribe", "StartTranscription", "RecordFailure"} <= names  # recursion reached the Map
+    for name in names:
+        assert f'"{name}"' in text or f'\\"{name}\\"' in text, name
+
+
+def test_substitutions_are_the_names_the_asl_file_uses(synth):
+    used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", ASL_FILE.read_text()))
+    assert set(SUBSTITUTION_NAMES) == used
+    assert set(_state_machine(synth)["DefinitionSubstitutions"]) == used
+
+
+def test_local_mode_uses_the_same_substitution_names():
+    from media_pipeline.local.runtime import SUBSTITUTIONS
+
+    assert set(SUBSTITUTIONS) == set(SUBSTITUTION_NAMES)
+
+
+def test_function_substitutions_point_at_the_functions(synth):
+    substitutions = _state_machine(synth)["DefinitionSubstitutions"]
+    for name, function in FUNCTION_SUBSTITUTIONS.items():
+        assert substitutions[name] == {"Fn::GetAtt": [synth.logical_id(synth.stack.functions[function]), "Arn"]}
+
+
+def test_run_task_state_uses_the_worker_task_definition(synth, asl):
+    run_task = asl["States"]["ExtractMediaOnFargate"]
+    assert run_task["Resource"] == "arn:aws:states:::ecs:runTask.waitForTaskToken"
+    assert run_task["Parameters"]["TaskDefinition"] == "${MediaWorkerTaskDefinitionArn}"
+    substitutions = _state_machine(synth)["DefinitionSubstitutions"]
+    task_definition_id, _ = synth.one("AWS::ECS::TaskDefinition")
+    assert substitutions["MediaWorkerTaskDefinitionArn"] == {"Ref": task_definition_id}
+    assert substitutions["MediaWorkerAssignPublicIp"] == "ENABLED"
+    assert substitutions["MediaWorkerContainerName"] == "media-worker"
+
+
+def test_state_machine_role_invokes_the_steps_and_runs_the_worker(synth):
+    role_ref = _state_machine(synth)["RoleArn"]["Fn::GetAtt"][0]
+    statements = [s for p in synth.resources("AWS::IAM::Policy").values() if {"Ref": role_ref} in p["Properties"]["Roles"]
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    invoke = next(s for s in statements if s["Action"] == "lambda:InvokeFunction")
+    assert len(invoke["Resource"]) == len(set(FUNCTION_SUBSTITUTIONS.values()))
+    run_task = next(s for s in statements if s["Action"] == "ecs:RunTask")
+    assert run_task["Resource"] == {"Ref": synth.one("AWS::ECS::TaskDefinition")[0]}
+    pass_role = next(s for s in statements if s["Action"] == "iam:PassRole")
+    assert len(pass_role["Resource"]) == 2
+
+
+def test_outputs_the_cli_reads(synth):
+    assert {"MediaBucketName", "UploadPrefix", "JobsTableName", "StateMachineArn", "IngestQueueUrl",
+            "DeadLetterQueueUrl"} <= set(synth.json["Outputs"])
