@@ -90,3 +90,19 @@ def make_wav(path: str | Path, seconds: float, *, sample_rate: int = 16000, tone
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+def wav_bytes(seconds: float, *, sample_rate: int = 16000, tone_hz: float = 0.0) -> bytes:
+    """A small mono 16-bit WAV in memory (silence by default), for tests that only need valid audio bytes."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    samples = (_tone_block(sample_rate, tone_hz, int(seconds * sample_rate), 0) * 8000).astype("<i2") if tone_hz else \
+        np.zeros(int(seconds * sample_rate), dtype="<i2")
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(samples.tobytes())
+    return buffer.getvalue()

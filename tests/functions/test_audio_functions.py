@@ -1,28 +1,18 @@
 """The audio path's handlers on moto: content in, content out."""
 from __future__ import annotations
 
-import io
 import json
-import struct
-import wave
 from pathlib import Path
 
 import boto3
 import pytest
 
 from tests.conftest import BUCKET, TABLE
+from tests.media_factory import wav_bytes
 
 DATA = Path(__file__).parent.parent / "data"
 
 
-def wav_bytes(seconds: float = 0.5) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(struct.pack("<h", 0) * int(16000 * seconds))
-    return buffer.getvalue()
 
 
 def s3_event_message(key: str, version_id: str | None = None) -> dict:
@@ -80,7 +70,7 @@ class LambdaContext:
 
 def test_upload_with_a_space_in_its_name_starts_one_execution(state_machine):
     s3 = boto3.client("s3")
-    version = s3.put_object(Bucket=BUCKET, Key="uploads/my talk.wav", Body=wav_bytes())["VersionId"]
+    version = s3.put_object(Bucket=BUCKET, Key="uploads/my talk.wav", Body=wav_bytes(0.5))["VersionId"]
     result = ingest([s3_event_message("uploads/my+talk.wav", version)])
     assert result == {"batchItemFailures": []}
     [execution] = executions(state_machine)
@@ -95,7 +85,7 @@ def test_upload_with_a_space_in_its_name_starts_one_execution(state_machine):
 
 def test_the_same_event_three_times_gives_one_execution(state_machine):
     s3 = boto3.client("s3")
-    version = s3.put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=wav_bytes())["VersionId"]
+    version = s3.put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=wav_bytes(0.5))["VersionId"]
     for _ in range(3):
         ingest([s3_event_message("uploads/a.wav", version)])
     assert len(executions(state_machine)) == 1
@@ -105,7 +95,7 @@ def test_the_same_event_three_times_gives_one_execution(state_machine):
 
 def test_a_new_version_of_the_same_key_is_a_new_item(state_machine):
     s3 = boto3.client("s3")
-    first = s3.put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=wav_bytes())["VersionId"]
+    first = s3.put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=wav_bytes(0.5))["VersionId"]
     second = s3.put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=wav_bytes(0.7))["VersionId"]
     ingest([s3_event_message("uploads/a.wav", first), s3_event_message("uploads/a.wav", second)])
     assert len({e["name"] for e in executions(state_machine)}) == 2
@@ -142,7 +132,7 @@ def test_oversize_upload_is_rejected(state_machine, monkeypatch):
 
 def test_a_record_that_breaks_is_reported_as_a_partial_failure(state_machine, monkeypatch):
     s3 = boto3.client("s3")
-    version = s3.put_object(Bucket=BUCKET, Key="uploads/ok.wav", Body=wav_bytes())["VersionId"]
+    version = s3.put_object(Bucket=BUCKET, Key="uploads/ok.wav", Body=wav_bytes(0.5))["VersionId"]
     broken = s3_event_message("uploads/ok.wav", version)
     broken["messageId"] = "broken"
     broken["body"] = "{not json"
@@ -188,7 +178,7 @@ def media(key: str = "uploads/a.wav") -> dict:
 def test_start_transcription_stores_the_token_and_names_the_job(recorder):
     from functions.start_transcription.handler import handler
 
-    boto3.client("s3").put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=wav_bytes())
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="uploads/a.wav", Body=wav_bytes(0.5))
     event = {"task_token": "token-1", "media": media(), "part": {"bucket": BUCKET, "key": "uploads/a.wav", "offset_seconds": 0}, "index": 0}
     assert handler(event, LambdaContext())["started"] is True
     job = boto3.client("transcribe").get_transcription_job(TranscriptionJobName=f"media-{MEDIA_ID}-0")["TranscriptionJob"]

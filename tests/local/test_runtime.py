@@ -2,29 +2,18 @@
 stand-in engines, so these run fast), the Fargate route, and the CLI against a "deployed" stack on moto."""
 from __future__ import annotations
 
-import io
 import json
-import math
-import struct
-import wave
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from media_pipeline.local import moto_gaps, runtime
+from tests.media_factory import wav_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def tone_wav(seconds: float = 1.0) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 10))) for i in range(int(16000 * seconds))))
-    return buffer.getvalue()
 
 
 def fake_transcribe(audio: bytes, language: str | None) -> dict[str, Any]:
@@ -93,7 +82,7 @@ def test_an_unknown_substitution_is_an_error() -> None:
 
 def test_audio_upload_runs_the_whole_audio_path(pipeline: runtime.LocalPipeline) -> None:
     progress: list[runtime.Progress] = []
-    upload = pipeline.upload(tone_wav(), name="tone.wav", on_progress=progress.append)
+    upload = pipeline.upload(wav_bytes(1.0, tone_hz=250), name="tone.wav", on_progress=progress.append)
     manifest = pipeline.wait(upload.media_id, timeout=60, on_progress=progress.append)
     assert manifest["status"] == "SUCCEEDED", manifest
     assert manifest["media_type"] == "audio"
@@ -113,7 +102,7 @@ def test_rejected_uploads_get_a_failed_manifest_at_once(pipeline: runtime.LocalP
 
 
 def test_the_same_upload_delivered_twice_is_processed_once(pipeline: runtime.LocalPipeline) -> None:
-    upload = pipeline.upload(tone_wav(0.5), name="twice.wav")
+    upload = pipeline.upload(wav_bytes(0.5, tone_hz=250), name="twice.wav")
     pipeline.wait(upload.media_id, timeout=60)
     queue = pipeline.client("sqs").get_queue_url(QueueName="media-pipeline-ingest")["QueueUrl"]
     event = {"version": "0", "source": "aws.s3", "detail-type": "Object Created", "detail": {
@@ -133,7 +122,7 @@ def test_cli_stack_commands(pipeline: runtime.LocalPipeline, tmp_path: Path, cap
         "UploadPrefix": {"Value": "uploads/"}, "ResultsPrefix": {"Value": "results/"}}}
     pipeline.client("cloudformation").create_stack(StackName="media", TemplateBody=json.dumps(template))
     audio = tmp_path / "clip.wav"
-    audio.write_bytes(tone_wav(0.5))
+    audio.write_bytes(wav_bytes(0.5, tone_hz=250))
     assert cli.main(["process", str(audio), "--stack", "media", "--json", "--out", str(tmp_path / "out")]) == 0
     manifests = json.loads(capsys.readouterr().out)
     assert len(manifests) == 1 and manifests[0]["status"] == "SUCCEEDED"

@@ -4,10 +4,8 @@ each test asserts exact content; the offline engines are exercised in tests/loca
 """
 from __future__ import annotations
 
-import io
 import json
-import struct
-import wave
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -15,19 +13,12 @@ import pytest
 
 from media_pipeline.local import moto_gaps
 from media_pipeline.local.runtime import LocalPipeline, asl_path
+from tests.media_factory import wav_bytes
 
 DATA = Path(__file__).parent.parent / "data"
 TRANSCRIPT = "Welcome to the media pipeline. Uploads become transcripts, captions and summaries."
 
 
-def wav(seconds: float = 0.3) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(struct.pack("<h", 0) * int(16000 * seconds))
-    return buffer.getvalue()
 
 
 class Engines:
@@ -75,7 +66,7 @@ def transitions(history: list[dict]) -> int:
 
 
 def test_audio_upload_to_manifest(pipeline, engines, capsys):
-    upload = pipeline.upload(wav(), name="welcome talk.wav")
+    upload = pipeline.upload(wav_bytes(0.3), name="welcome talk.wav")
     manifest = pipeline.wait(upload.media_id, timeout=60)
 
     assert manifest["status"] == "SUCCEEDED" and manifest["media_type"] == "audio"
@@ -107,7 +98,7 @@ def test_audio_upload_to_manifest(pipeline, engines, capsys):
 
 
 def test_the_same_s3_event_three_times_gives_one_execution_and_one_job(pipeline, engines):
-    upload = pipeline.upload(wav(0.4), name="repeated.wav")
+    upload = pipeline.upload(wav_bytes(0.4), name="repeated.wav")
     pipeline.wait(upload.media_id, timeout=60)
     sqs = pipeline.client("sqs")
     queue = sqs.get_queue_url(QueueName="media-pipeline-ingest")["QueueUrl"]
@@ -129,20 +120,24 @@ def test_the_same_s3_event_three_times_gives_one_execution_and_one_job(pipeline,
 
 def test_a_failed_transcription_job_ends_failed_with_its_reason(pipeline, engines):
     engines.transcribe_failure = "The media format provided does not match the detected media format."
-    upload = pipeline.upload(wav(0.5), name="broken.wav")
+    upload = pipeline.upload(wav_bytes(0.5), name="broken.wav")
     manifest = pipeline.wait(upload.media_id, timeout=60)
     assert manifest["status"] == "FAILED"
     assert manifest["error"]["code"] == "TRANSCRIBE_JOB_FAILED"
     assert "does not match the detected media format" in manifest["error"]["message"]
     assert "transcript" not in manifest
-    execution = pipeline.client("stepfunctions").describe_execution(executionArn=pipeline.execution_arn(upload.media_id))
+    sfn = pipeline.client("stepfunctions")
+    deadline = time.monotonic() + 30
+    while (execution := sfn.describe_execution(executionArn=pipeline.execution_arn(upload.media_id)))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)  # the manifest is written by RecordFailure, one state before the Fail state
     assert execution["status"] == "FAILED" and execution["error"] == "MediaProcessingFailed"
     assert pipeline.job(upload.media_id)["error_code"] == "TRANSCRIBE_JOB_FAILED"
 
 
 def test_a_failed_enrichment_keeps_the_transcript(pipeline, engines):
     engines.bedrock_reply = "Sorry, I can only answer in prose."
-    upload = pipeline.upload(wav(0.6), name="unlucky.wav")
+    upload = pipeline.upload(wav_bytes(0.6), name="unlucky.wav")
     manifest = pipeline.wait(upload.media_id, timeout=60)
     assert manifest["status"] == "SUCCEEDED"
     assert manifest["transcript"]["text"] == TRANSCRIPT
@@ -154,7 +149,7 @@ def test_a_failed_enrichment_keeps_the_transcript(pipeline, engines):
 
 def test_silence_gives_an_empty_transcript_and_a_warning(pipeline, engines):
     engines.silence = True
-    upload = pipeline.upload(wav(0.7), name="silence.wav")
+    upload = pipeline.upload(wav_bytes(0.7), name="silence.wav")
     manifest = pipeline.wait(upload.media_id, timeout=60)
     assert manifest["status"] == "SUCCEEDED"
     assert manifest["transcript"] == {"text": "", "language": "en-US", "duration_seconds": None, "segments": []}
