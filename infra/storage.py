@@ -1,7 +1,7 @@
 """Where media and results live: the media bucket (uploads/ and results/) and the jobs table."""
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -71,8 +71,6 @@ class Storage(Construct):
         cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True),
         )
-        nag.acknowledge(self.access_log_bucket, "AwsSolutions-S1",
-                        "This is the access-log bucket: logging its own access would log into itself")
 
         self.table = dynamodb.TableV2(
             self, "JobsTable",
@@ -114,8 +112,6 @@ class Storage(Construct):
                         reason.format(self.results_prefix))
 
     def _bucket_logical_id(self) -> str:
-        from aws_cdk import Stack
-
         return Stack.of(self).resolve(self.bucket.node.default_child.logical_id)
 
     @staticmethod

@@ -12,7 +12,6 @@ ACKNOWLEDGED_RULES = {
     "AwsSolutions-IAM5[Resource::<StorageMediaBucket4E4E9C18.Arn>/uploads/*]",
     "AwsSolutions-IAM5[Resource::<StorageMediaBucket4E4E9C18.Arn>/results/*]",
     "AwsSolutions-L1",
-    "AwsSolutions-S1",
     "AwsSolutions-ECS2",
 }
 
