@@ -129,6 +129,26 @@ def results_table(items: list[Item]) -> str:
     return "\n".join(lines)
 
 
+def excerpts(items: list[Item], width: int = 400) -> str:
+    """What came out of each item: the start of its transcript or text, and its summary."""
+    blocks = []
+    for item in items:
+        manifest = item.manifest or {}
+        if manifest.get("status") != "SUCCEEDED":
+            continue
+        text = (manifest.get("transcript") or {}).get("text") or (manifest.get("text") or {}).get("content") or ""
+        text = " ".join(text.split())
+        lines = [f"== {item.label} ({manifest.get('media_type')})"]
+        label = "transcript" if "transcript" in manifest else "text"
+        lines.append(f"{label}: {text[:width]}{'…' if len(text) > width else ''}" if text else f"{label}: (empty)")
+        enrichment = manifest.get("enrichment") or {}
+        if enrichment.get("summary"):
+            lines.append(f"summary ({enrichment.get('model', '')}): {enrichment['summary']}")
+            lines.append(f"keywords: {', '.join(enrichment.get('keywords') or [])}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def manifest_for_output(item: Item) -> dict[str, Any]:
     manifest = json.loads(json.dumps(item.manifest))
     manifest.setdefault("source", {})["uri"] = str(item.path)
@@ -329,7 +349,8 @@ def command_process(args: argparse.Namespace, stdout: IO[str]) -> int:
         print(summary, file=sys.stderr)
         stdout.write(json.dumps([manifest_for_output(item) for item in done], ensure_ascii=False, indent=2) + "\n")
     else:
-        stdout.write(table + "\n" + summary + "\n")
+        found = excerpts(items)
+        stdout.write((found + "\n\n" if found else "") + table + "\n" + summary + "\n")
     stdout.flush()
     return 0 if len(done) == len(items) else 1
 
