@@ -81,9 +81,9 @@ class Workflow(Construct):
         self.state_machine = sfn.StateMachine(
             self, "StateMachine",
             comment="Media pipeline: one execution per uploaded item",
-            # Inline (DefinitionString) rather than from_file's S3 asset: the template is self-contained
-            # and CloudFormation tooling (cfn-lint) validates the ASL with it.
-            definition_body=sfn.DefinitionBody.from_string(definition_file.read_text()),
+            # The file itself becomes an asset (DefinitionS3Location): what is deployed is byte for byte the
+            # file the local mode and the workflow tests run.
+            definition_body=sfn.DefinitionBody.from_file(str(definition_file)),
             definition_substitutions=substitutions,
             state_machine_type=sfn.StateMachineType.STANDARD,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
