@@ -82,3 +82,15 @@ def test_state_machine_role_invokes_the_steps_and_runs_the_worker(synth):
 def test_outputs_the_cli_reads(synth):
     assert {"MediaBucketName", "UploadPrefix", "JobsTableName", "StateMachineArn", "IngestQueueUrl",
             "DeadLetterQueueUrl"} <= set(synth.json["Outputs"])
+
+
+def test_local_mode_and_deployment_read_the_same_definition(synth):
+    """The local runtime deploys runtime.asl_path() into the emulator; CDK deploys DEFINITION_FILE as an asset."""
+    from infra.workflow import DEFINITION_FILE
+    from media_pipeline.local.runtime import asl_path, resolve_definition, SUBSTITUTIONS
+
+    assert asl_path().resolve() == DEFINITION_FILE.resolve() == ASL_FILE.resolve()
+    deployed = json.loads(_definition_asset(synth).read_text())
+    local = json.loads(resolve_definition(asl_path().read_text(), {name: f"<{name}>" for name in SUBSTITUTIONS}))
+    assert state_names(local) == state_names(deployed)
+    assert json.dumps(local).replace("<", "${").replace(">", "}") == json.dumps(deployed)
