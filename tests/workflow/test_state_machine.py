@@ -7,58 +7,11 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from pathlib import Path
-
-import pytest
 
 from media_pipeline.local import moto_gaps
-from media_pipeline.local.runtime import LocalPipeline, asl_path
+from media_pipeline.local.runtime import asl_path
+from tests.workflow.conftest import TRANSCRIPT
 from tests.media_factory import wav_bytes
-
-DATA = Path(__file__).parent.parent / "data"
-TRANSCRIPT = "Welcome to the media pipeline. Uploads become transcripts, captions and summaries."
-
-
-
-
-class Engines:
-    """Transcribe answers with the Transcribe-format fixture (or a failure); Bedrock with fixed JSON."""
-
-    def __init__(self):
-        self.transcribe_calls = 0
-        self.bedrock_calls = 0
-        self.transcribe_failure: str | None = None
-        self.silence = False
-        self.bedrock_reply = json.dumps({"title": "Media pipeline welcome", "summary": "Uploads become transcripts.",
-                                         "keywords": ["media pipeline", "transcripts"]})
-
-    def transcribe(self, audio: bytes, language: str | None) -> dict:
-        self.transcribe_calls += 1
-        assert audio[:4] == b"RIFF"  # the uploaded object itself reached the engine
-        if self.transcribe_failure:
-            raise RuntimeError(self.transcribe_failure)
-        document = json.loads((DATA / "transcribe-two-sentences.json").read_text())
-        if self.silence:
-            document["results"].update(transcripts=[{"transcript": ""}], items=[], audio_segments=[])
-        return document
-
-    def bedrock(self, messages: list, system: list, config: dict) -> str:
-        self.bedrock_calls += 1
-        assert TRANSCRIPT in messages[0]["content"][0]["text"]
-        return self.bedrock_reply
-
-
-@pytest.fixture(scope="module")
-def pipeline():
-    with LocalPipeline(mode="mock", engines=False) as running:
-        yield running
-
-
-@pytest.fixture
-def engines(pipeline):
-    fakes = Engines()
-    moto_gaps.install_ai_engines(transcribe=fakes.transcribe, bedrock=fakes.bedrock)
-    return fakes
 
 
 def transitions(history: list[dict]) -> int:
@@ -90,6 +43,7 @@ def test_audio_upload_to_manifest(pipeline, engines, capsys):
                        "ProcessTranscript", "Enrich", "Finalize"]
     assert not any(e["type"].startswith("Wait") for e in history)  # the callback resumes it: no polling loop
     assert engines.transcribe_calls == 1
+    assert TRANSCRIPT in engines.bedrock_prompts[0]  # the transcript is what the model summarised
     with capsys.disabled():
         print(f"\n[workflow] one audio item: {transitions(history)} state transitions, {len(history)} history events")
     event = pipeline.client("dynamodb").get_item(TableName=pipeline.table, Key={

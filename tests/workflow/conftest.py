@@ -1,0 +1,74 @@
+"""One emulated account per test session running the real ASL, with deterministic stand-in engines:
+Transcribe answers with a Transcribe-format fixture, Textract with real-shaped blocks for known
+documents, Bedrock with fixed JSON. Each test installs fresh stand-ins and asserts exact content."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from media_pipeline.local import moto_gaps
+from media_pipeline.local.runtime import LocalPipeline
+from tests.document_factory import textract_blocks
+
+DATA = Path(__file__).parent.parent / "data"
+TRANSCRIPT = "Welcome to the media pipeline. Uploads become transcripts, captions and summaries."
+
+
+class StandIns:
+    def __init__(self):
+        self.transcribe_calls = 0
+        self.bedrock_calls = 0
+        self.textract_calls = 0
+        self.transcribe_failure: str | None = None
+        self.silence = False
+        self.bedrock_prompts: list[str] = []
+        self.bedrock_reply = json.dumps({"title": "Media pipeline welcome", "summary": "Uploads become transcripts.",
+                                         "keywords": ["media pipeline", "transcripts"]})
+        self.documents: dict[int, dict[int, list[str]]] = {}  # page count of what Textract gets -> lines per page
+
+    def transcribe(self, audio: bytes, language: str | None) -> dict[str, Any]:
+        self.transcribe_calls += 1
+        if self.transcribe_failure:
+            raise RuntimeError(self.transcribe_failure)
+        document = json.loads((DATA / "transcribe-two-sentences.json").read_text())
+        if self.silence:
+            document["results"].update(transcripts=[{"transcript": ""}], items=[], audio_segments=[])
+        return document
+
+    def textract(self, document: bytes) -> list[dict[str, Any]]:
+        self.textract_calls += 1
+        pages = 1
+        if document[:5] == b"%PDF-":
+            import pypdfium2
+
+            pages = len(pypdfium2.PdfDocument(document))
+        return textract_blocks(self.documents[pages])
+
+    def bedrock(self, messages: list, system: list, config: dict) -> str:
+        self.bedrock_calls += 1
+        self.bedrock_prompts.append(messages[0]["content"][0]["text"])
+        return self.bedrock_reply
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    with LocalPipeline(mode="mock", engines=False) as running:
+        yield running
+
+
+@pytest.fixture
+def engines(pipeline) -> StandIns:
+    fakes = StandIns()
+    moto_gaps.install_ai_engines(transcribe=fakes.transcribe, textract=fakes.textract, bedrock=fakes.bedrock)
+    return fakes
+
+
+def largest_payload(history: list[dict[str, Any]]) -> int:
+    """The largest state input or output of an execution, in bytes (Step Functions' limit is 256 KB)."""
+    sizes = [len(details.get("input") or details.get("output") or "")
+             for event in history for key, details in event.items()
+             if key in ("stateEnteredEventDetails", "stateExitedEventDetails")]
+    return max(sizes)
