@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -127,3 +128,25 @@ def test_corrupt_video_fails_with_its_reason(pipeline, engines, tmp_path):
     manifest = pipeline.wait(upload.media_id, timeout=60)
     assert manifest["status"] == "FAILED"
     assert manifest["error"]["code"] == "CORRUPT_MEDIA"
+
+
+def test_media_past_transcribes_limits_is_split_and_joined_with_offsets(pipeline, engines, monkeypatch, tmp_path):
+    monkeypatch.setenv("VIDEO_AUDIO_PART_MAX_SECONDS", "1")  # stands for Transcribe's 4 hours
+    video = make_video(tmp_path / "lecture.mp4", 2.5)
+    upload = pipeline.upload(video)
+    manifest = pipeline.wait(upload.media_id, timeout=60)
+    assert manifest["status"] == "SUCCEEDED", manifest.get("error")
+    parts = sorted(k for k in manifest["artifacts"] if k.startswith("transcribe_json_"))
+    assert parts == ["transcribe_json_0", "transcribe_json_1", "transcribe_json_2"]
+    assert engines.transcribe_calls == 3
+    jobs = pipeline.client("transcribe").list_transcription_jobs(JobNameContains=upload.media_id)
+    assert sorted(j["TranscriptionJobName"][-1] for j in jobs["TranscriptionJobSummaries"]) == ["0", "1", "2"]
+    sfn = pipeline.client("stepfunctions")
+    while (execution := sfn.describe_execution(executionArn=pipeline.execution_arn(upload.media_id)))["status"] == "RUNNING":
+        time.sleep(0.05)
+    offsets = [p["offset_seconds"] for p in json.loads(execution["output"])["steps"]["audio"]["parts"]]
+    assert offsets[0] == 0 and all(0.9 <= b - a <= 1.0 for a, b in zip(offsets, offsets[1:]))  # parts of <= 1 s
+    # Each part's transcript (the same fixture here) is shifted by where its part starts in the media.
+    starts = [s["start"] for s in manifest["transcript"]["segments"]]
+    assert starts == [round(t + o, 3) for o in offsets for t in (0.04, 2.9)]
+    assert manifest["transcript"]["text"] == " ".join([TRANSCRIPT] * 3)
