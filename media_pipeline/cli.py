@@ -163,6 +163,27 @@ def state_of(progress: Any) -> str | None:
     return None
 
 
+def wait_for_manifests(items: list[Item], board: Board, *, timeout: float, poll_seconds: float,
+                       manifest_of: Callable[[str], dict[str, Any] | None], progress: Callable[[Item], None]) -> None:
+    """Poll until every item has its manifest or the timeout passes; name each item's results folder."""
+    deadline = time.monotonic() + timeout
+    pending = [item for item in items if item.manifest is None]
+    while pending and time.monotonic() < deadline:
+        for item in list(pending):
+            progress(item)
+            manifest = manifest_of(item.media_id)
+            if manifest is not None:
+                item.manifest, item.seconds = manifest, time.monotonic() - item.started
+                board.update(item, manifest["status"])
+                pending.remove(item)
+        board.draw()
+        time.sleep(poll_seconds)
+    for item in pending:
+        item.seconds = time.monotonic() - item.started
+        board.update(item, "TIMED OUT")
+    folder_names(items)
+
+
 # ---- offline ----------------------------------------------------------------------------------------------------
 
 def process_offline(paths: list[Path], out: Path, *, timeout: float, verbose: bool,
@@ -183,24 +204,13 @@ def process_offline(paths: list[Path], out: Path, *, timeout: float, verbose: bo
             if manifest is not None:
                 item.manifest, item.seconds = manifest, time.monotonic() - item.started
                 board.update(item, manifest["status"])
-        deadline = time.monotonic() + timeout
-        pending = [item for item in items if item.manifest is None]
-        while pending and time.monotonic() < deadline:
-            for item in list(pending):
-                item.seen_events = pipeline.report_progress(
-                    item.media_id, item.seen_events,
-                    lambda p, item=item: (s := state_of(p)) and board.update(item, s))
-                manifest = pipeline.manifest(item.media_id)
-                if manifest is not None:
-                    item.manifest, item.seconds = manifest, time.monotonic() - item.started
-                    board.update(item, manifest["status"])
-                    pending.remove(item)
-            board.draw()
-            time.sleep(0.25)
-        for item in pending:
-            item.seconds = time.monotonic() - item.started
-            board.update(item, "TIMED OUT")
-        folder_names(items)
+
+        def progress(item: Item) -> None:
+            item.seen_events = pipeline.report_progress(
+                item.media_id, item.seen_events, lambda p: (s := state_of(p)) and board.update(item, s))
+
+        wait_for_manifests(items, board, timeout=timeout, poll_seconds=0.25, manifest_of=pipeline.manifest,
+                           progress=progress)
         for item in items:
             if item.media_id:
                 pipeline.download_results(item.media_id, out / item.folder)
@@ -295,24 +305,13 @@ def process_on_stack(stack: Stack, paths: list[Path], out: Path, *, timeout: flo
         item.started = time.monotonic()
         item.media_id = stack.upload(item.path, on_bytes)
         board.update(item, "uploaded")
-    deadline = time.monotonic() + timeout
-    pending = list(items)
-    while pending and time.monotonic() < deadline:
-        for item in list(pending):
-            job = stack.job(item.media_id)
-            if job:
-                board.update(item, job.get("status", "RUNNING").lower() if job.get("status") not in FINAL else "finishing")
-            manifest = stack.manifest(item.media_id)
-            if manifest is not None:
-                item.manifest, item.seconds = manifest, time.monotonic() - item.started
-                board.update(item, manifest["status"])
-                pending.remove(item)
-        board.draw()
-        time.sleep(2.0)
-    for item in pending:
-        item.seconds = time.monotonic() - item.started
-        board.update(item, "TIMED OUT")
-    folder_names(items)
+
+    def progress(item: Item) -> None:
+        job = stack.job(item.media_id)
+        if job:
+            board.update(item, job.get("status", "RUNNING").lower() if job.get("status") not in FINAL else "finishing")
+
+    wait_for_manifests(items, board, timeout=timeout, poll_seconds=2.0, manifest_of=stack.manifest, progress=progress)
     for item in items:
         if item.manifest:
             stack.download(item.media_id, out / item.folder)
