@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable
 
+from media_pipeline.pipeline_results import FINAL_STATUSES, PipelineResults
+
 DEFAULT_OUT = "media-pipeline-results"
 DEMO_OUT = "demo-results"
 DEFAULT_TIMEOUT = 900.0
-FINAL = ("SUCCEEDED", "FAILED")
-
 
 @dataclass
 class Item:
@@ -248,20 +248,18 @@ class Stack:
                    results_prefix=find("results", "prefix", default="results/"),
                    state_machine_arn=find("statemachine") or find("state", "machine"))
 
-    def job(self, media_id: str) -> dict[str, str] | None:
+    @property
+    def results(self) -> PipelineResults:
         import boto3
 
-        item = boto3.client("dynamodb").get_item(TableName=self.table, ConsistentRead=True, Key={
-            "pk": {"S": f"MEDIA#{media_id}"}, "sk": {"S": "JOB"}}).get("Item")
-        return {k: next(iter(v.values())) for k, v in item.items()} if item else None
+        return PipelineResults(bucket=self.bucket, table=self.table, s3=boto3.client("s3"),
+                               dynamodb=boto3.client("dynamodb"), results_prefix=self.results_prefix)
+
+    def job(self, media_id: str) -> dict[str, str] | None:
+        return self.results.job(media_id)
 
     def manifest(self, media_id: str) -> dict[str, Any] | None:
-        import boto3
-
-        job = self.job(media_id)
-        if not job or job.get("status") not in FINAL or not job.get("manifest_key"):
-            return None
-        return json.loads(boto3.client("s3").get_object(Bucket=self.bucket, Key=job["manifest_key"])["Body"].read())
+        return self.results.manifest(media_id)
 
     def upload(self, path: Path, on_bytes: Callable[[int], None]) -> str:
         import boto3
@@ -276,18 +274,7 @@ class Stack:
         return media_id_for(self.bucket, key, version or head["ETag"].strip('"'))
 
     def download(self, media_id: str, directory: Path) -> list[Path]:
-        import boto3
-
-        s3 = boto3.client("s3")
-        prefix = f"{self.results_prefix}{media_id}/"
-        written = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for entry in page.get("Contents", []):
-                target = directory / entry["Key"][len(prefix):]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(self.bucket, entry["Key"], str(target))
-                written.append(target)
-        return written
+        return self.results.download(media_id, directory)
 
 
 def process_on_stack(stack: Stack, paths: list[Path], out: Path, *, timeout: float,
@@ -309,7 +296,7 @@ def process_on_stack(stack: Stack, paths: list[Path], out: Path, *, timeout: flo
     def progress(item: Item) -> None:
         job = stack.job(item.media_id)
         if job:
-            board.update(item, job.get("status", "RUNNING").lower() if job.get("status") not in FINAL else "finishing")
+            board.update(item, job.get("status", "RUNNING").lower() if job.get("status") not in FINAL_STATUSES else "finishing")
 
     wait_for_manifests(items, board, timeout=timeout, poll_seconds=2.0, manifest_of=stack.manifest, progress=progress)
     for item in items:

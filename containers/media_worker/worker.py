@@ -12,6 +12,7 @@ Run: python containers/media_worker/worker.py
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -20,9 +21,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping
 
-try:
-    import media_pipeline  # noqa: F401
-except ImportError:  # run from a checkout without `pip install -e .`: the package sits two folders up
+if importlib.util.find_spec("media_pipeline") is None:
+    # Run from a checkout without `pip install -e .`: the package sits two folders up.
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from media_pipeline.aws import client  # noqa: E402

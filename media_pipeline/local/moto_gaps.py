@@ -26,7 +26,6 @@ import datetime as _dt
 import json
 import logging
 import os
-import re
 import threading
 import time
 import traceback

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from media_pipeline.local import moto_gaps
+from media_pipeline.pipeline_results import PipelineResults
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -387,17 +388,16 @@ class LocalPipeline:
             on_progress(Progress(media_id, "uploaded"))
         return Upload(media_id=media_id, bucket=self.bucket, key=key, version_id=version_id, etag=etag)
 
+    @property
+    def results(self) -> PipelineResults:
+        return PipelineResults(bucket=self.bucket, table=self.table, s3=self.client("s3"),
+                               dynamodb=self.client("dynamodb"), results_prefix=RESULTS_PREFIX)
+
     def job(self, media_id: str) -> dict[str, str] | None:
-        item = self.client("dynamodb").get_item(TableName=self.table, ConsistentRead=True, Key={
-            "pk": {"S": f"MEDIA#{media_id}"}, "sk": {"S": "JOB"}}).get("Item")
-        return {k: next(iter(v.values())) for k, v in item.items()} if item else None
+        return self.results.job(media_id)
 
     def manifest(self, media_id: str) -> dict[str, Any] | None:
-        job = self.job(media_id)
-        if not job or job.get("status") not in ("SUCCEEDED", "FAILED") or not job.get("manifest_key"):
-            return None
-        body = self.client("s3").get_object(Bucket=self.bucket, Key=job["manifest_key"])["Body"].read()
-        return json.loads(body)
+        return self.results.manifest(media_id)
 
     def wait(self, media_id: str, *, timeout: float = 600, on_progress: ProgressCallback | None = None,
              poll_seconds: float = 0.2) -> dict[str, Any]:
@@ -450,18 +450,7 @@ class LocalPipeline:
         return self.wait(upload.media_id, timeout=timeout, on_progress=on_progress, poll_seconds=poll_seconds)
 
     def download_results(self, media_id: str, directory: str | os.PathLike[str]) -> list[Path]:
-        """Every object under results/<media_id>/ into directory (sub-folders kept)."""
-        out = Path(directory)
-        prefix = f"{RESULTS_PREFIX}{media_id}/"
-        s3 = self.client("s3")
-        written = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                target = out / item["Key"][len(prefix):]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read())
-                written.append(target)
-        return written
+        return self.results.download(media_id, directory)
 
 
 def warm_engines() -> None:
