@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -58,6 +59,17 @@ class Ingest(Construct):
             description="Media uploaded under the upload prefix",
             event_pattern=upload_event_pattern(bucket_name=bucket.bucket_name, upload_prefix=upload_prefix),
             targets=[targets.SqsQueue(self.queue)],
+        )
+        # An upload whose event could not be ingested after MAX_RECEIVE_COUNT tries waits here for 14 days:
+        # this alarm makes it visible (redrive it to the queue once the cause is fixed).
+        self.dead_letter_alarm = cloudwatch.Alarm(
+            self, "DeadLetterAlarm",
+            alarm_description="Upload events that ingest could not process are waiting in the dead-letter queue",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.function = function
         function.add_event_source(sources.SqsEventSource(

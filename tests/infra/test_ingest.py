@@ -39,3 +39,12 @@ def test_ingest_reads_the_queue_with_partial_batch_failures(synth):
         "FunctionName": {"Ref": synth.logical_id(synth.stack.functions["ingest"])},
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
     })
+
+
+def test_an_alarm_watches_the_dead_letter_queue(synth):
+    (alarm_id, alarm), = synth.resources("AWS::CloudWatch::Alarm").items()
+    props = alarm["Properties"]
+    assert props["MetricName"] == "ApproximateNumberOfMessagesVisible" and props["Namespace"] == "AWS/SQS"
+    assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    dlq_id = next(k for k in synth.resources("AWS::SQS::Queue") if "DeadLetter" in k)
+    assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
