@@ -21,10 +21,10 @@ demo: setup  ## run the pipeline offline on samples/, results in demo-results/
 	$(VENV)/bin/media-pipeline demo
 
 test: setup  ## the whole suite, offline engines included
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist loadfile
 
 test-fast: setup  ## everything but the offline-engine tests
-	$(PY) -m pytest -n 2 -m "not slow"
+	$(PY) -m pytest -n 2 --dist loadfile -m "not slow"
 
 test-slow: setup
 	$(PY) -m pytest -m slow

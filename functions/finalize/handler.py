@@ -32,6 +32,30 @@ def gather_warnings(steps: dict[str, Any]) -> list[dict[str, str]]:
     return warnings
 
 
+def usage_of(steps: dict[str, Any]) -> dict[str, Any]:
+    """Billable units, from what the steps reported: Transcribe jobs and seconds, Textract pages, model tokens."""
+    usage: dict[str, Any] = {}
+    probe = steps.get("probe")
+    if isinstance(probe, dict) and probe.get("duration_seconds") is not None:
+        usage["media_seconds"] = probe["duration_seconds"]
+    jobs = [j for j in steps.get("transcription") or [] if isinstance(j, dict)]
+    if jobs:
+        usage["transcribe_jobs"] = len(jobs)
+    parts = ((steps.get("audio") or {}).get("parts")) or []
+    if parts and all(p.get("duration_seconds") is not None for p in parts):
+        usage["transcribe_seconds"] = round(sum(p["duration_seconds"] for p in parts), 3)
+    sources = (steps.get("document_text") or {}).get("page_sources") if isinstance(steps.get("document_text"), dict) else None
+    if sources:
+        usage["textract_pages"] = len(sources.get("textract") or [])
+        usage["text_layer_pages"] = len(sources.get("text_layer") or [])
+    enrichment = steps.get("enrichment")
+    if isinstance(enrichment, dict) and "model_calls" in enrichment:
+        usage["model_calls"] = enrichment["model_calls"]
+        usage["model_input_tokens"] = enrichment.get("input_tokens", 0)
+        usage["model_output_tokens"] = enrichment.get("output_tokens", 0)
+    return usage
+
+
 def build_manifest(media: dict[str, Any], steps: dict[str, Any], error: dict[str, str] | None) -> dict[str, Any]:
     bucket = settings().media_bucket
     manifest = new_manifest(media, status="FAILED" if error else "SUCCEEDED", warnings=gather_warnings(steps), error=error)
@@ -84,6 +108,9 @@ def build_manifest(media: dict[str, Any], steps: dict[str, Any], error: dict[str
         manifest["enrichment"] = {k: document_[k] for k in ("title", "summary", "keywords", "model", "model_calls",
                                                             "input_tokens", "output_tokens") if k in document_}
         artifact("enrichment", enrichment["enrichment_key"])
+    usage = usage_of(steps)
+    if usage:
+        manifest["usage"] = usage
     return manifest
 
 

@@ -1,4 +1,4 @@
-"""One emulated account per test session running the real ASL, with deterministic stand-in engines:
+"""One emulated account per test file running the real ASL, with deterministic stand-in engines:
 Transcribe answers with a Transcribe-format fixture, Textract with real-shaped blocks for known
 documents, Bedrock with fixed JSON. Each test installs fresh stand-ins and asserts exact content."""
 from __future__ import annotations
@@ -53,8 +53,10 @@ class StandIns:
         return self.bedrock_reply
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pipeline():
+    """Module scope: the emulator patches moto and the process environment while it runs, so it must be
+    gone before another test file's moto fixtures start (make test uses xdist's --dist loadfile)."""
     with LocalPipeline(mode="mock", engines=False) as running:
         yield running
 

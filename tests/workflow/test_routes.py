@@ -34,6 +34,7 @@ def test_born_digital_pdf_is_read_from_its_text_layer(pipeline, engines):
     assert [(p["page"], p["source"]) for p in manifest["text"]["pages"]] == [(1, "text_layer"), (2, "text_layer")]
     assert manifest["text"]["pages"][1]["text"] == "Next meeting in May."
     assert engines.textract_calls == 0  # no paid OCR call
+    assert (manifest["usage"]["textract_pages"], manifest["usage"]["text_layer_pages"]) == (0, 2)
     assert manifest["enrichment"]["title"] == "Media pipeline welcome"
 
 
@@ -150,3 +151,5 @@ def test_media_past_transcribes_limits_is_split_and_joined_with_offsets(pipeline
     starts = [s["start"] for s in manifest["transcript"]["segments"]]
     assert starts == [round(t + o, 3) for o in offsets for t in (0.04, 2.9)]
     assert manifest["transcript"]["text"] == " ".join([TRANSCRIPT] * 3)
+    assert manifest["usage"]["transcribe_jobs"] == 3
+    assert abs(manifest["usage"]["transcribe_seconds"] - manifest["usage"]["media_seconds"]) < 0.2

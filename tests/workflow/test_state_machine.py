@@ -31,6 +31,8 @@ def test_audio_upload_to_manifest(pipeline, engines, capsys):
     assert manifest["enrichment"]["title"] == "Media pipeline welcome"
     assert manifest["enrichment"]["model_calls"] == 1
     assert manifest["warnings"] == []
+    assert manifest["usage"]["transcribe_jobs"] == 1 and manifest["usage"]["model_calls"] == 1
+    assert manifest["usage"]["model_input_tokens"] > 0
     s3 = pipeline.client("s3")
     vtt = s3.get_object(Bucket=pipeline.bucket, Key=f"results/{upload.media_id}/captions.vtt")["Body"].read().decode()
     assert "00:00:00.040 --> 00:00:01.620\nWelcome to the media pipeline." in vtt
