@@ -55,12 +55,6 @@ def finish_job(media_id: str, *, status: str, manifest_key: str, error_code: str
                                    ExpressionAttributeValues=values)
 
 
-def get_job(media_id: str) -> dict[str, str] | None:
-    item = client("dynamodb").get_item(TableName=settings().jobs_table, Key=_job_key(media_id),
-                                       ConsistentRead=True).get("Item")
-    return {k: next(iter(v.values())) for k, v in item.items()} if item else None
-
-
 def _token_key(kind: str, name: str) -> dict[str, Any]:
     return {"pk": {"S": f"TOKEN#{kind}#{name}"}, "sk": {"S": "TOKEN"}}
 
