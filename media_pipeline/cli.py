@@ -378,7 +378,8 @@ def command_demo(args: argparse.Namespace, stdout: IO[str]) -> int:
     from media_pipeline.local.runtime import PROJECT_ROOT
 
     samples = PROJECT_ROOT / "samples"
-    paths = [str(p) for p in sorted(samples.iterdir()) if p.is_file() and p.suffix not in (".py", ".md", ".txt")]
+    paths = [os.path.relpath(p) if p.is_relative_to(Path.cwd()) else str(p)  # short labels in the table
+             for p in sorted(samples.iterdir()) if p.is_file() and p.suffix not in (".py", ".md", ".txt")]
     args.paths, args.stack = paths, None
     print(f"Processing the {len(paths)} samples in {samples} offline; results in {args.out}/", file=sys.stderr)
     return command_process(args, stdout)
