@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from media_pipeline.aws import client
@@ -48,3 +49,61 @@ def write_text(bucket: str, key: str, text: str, content_type: str = "text/plain
 def write_json(bucket: str, key: str, value: Any) -> str:
     body = json.dumps(value, ensure_ascii=False, indent=2).encode("utf-8")
     return write_bytes(bucket, key, body, "application/json")
+
+
+def upload_file(path: str | Path, bucket: str, key: str, content_type: str) -> str:
+    """A file on disk to S3, multipart, read part by part: memory is bounded by chunk size x concurrency."""
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024,
+                            max_concurrency=2, use_threads=True)
+    client("s3").upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type}, Config=config)
+    return key
+
+
+class StreamedUpload:
+    """Writes one S3 object from pieces without holding it: parts of PART_BYTES go up as a multipart upload.
+
+    A result smaller than one part is written with a single PutObject; an exception aborts the upload.
+    """
+
+    PART_BYTES = 8 * 1024 * 1024
+
+    def __init__(self, bucket: str, key: str, content_type: str = "application/json"):
+        self.bucket, self.key, self.content_type = bucket, key, content_type
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) >= self.PART_BYTES:
+            self._upload_part()
+
+    def _upload_part(self) -> None:
+        s3 = client("s3")
+        if self.upload_id is None:
+            self.upload_id = s3.create_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                                        ContentType=self.content_type)["UploadId"]
+        number = len(self.parts) + 1
+        etag = s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number,
+                              Body=bytes(self.buffer))["ETag"]
+        self.parts.append({"ETag": etag, "PartNumber": number})
+        self.buffer.clear()
+
+    def __enter__(self) -> "StreamedUpload":
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        s3 = client("s3")
+        if exc_type is not None:
+            if self.upload_id:
+                s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+            return
+        if self.upload_id is None:
+            s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer), ContentType=self.content_type)
+            return
+        if self.buffer:
+            self._upload_part()
+        s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                                     MultipartUpload={"Parts": self.parts})

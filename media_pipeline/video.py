@@ -20,6 +20,7 @@ import numpy as np
 
 from media_pipeline.aws import client
 from media_pipeline.errors import MediaRejected, PipelineError, ThrottledError, TransientError
+from media_pipeline.storage import upload_file
 
 # Amazon Transcribe accepts at most 4 hours and 2 GB per job; longer audio is split into parts.
 TRANSCRIBE_MAX_SECONDS = 4 * 3600
@@ -566,16 +567,6 @@ def poster_frame(source: Source, dest: str | os.PathLike, *, at_fraction: float 
 
 
 # --- the step both runtimes share --------------------------------------------------------------------
-
-def upload_file(path: Path, bucket: str, key: str, content_type: str) -> str:
-    """Multipart upload read from the file part by part: memory is bounded by chunk size x concurrency."""
-    from boto3.s3.transfer import TransferConfig
-
-    config = TransferConfig(multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024,
-                            max_concurrency=2, use_threads=True)
-    client("s3").upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type}, Config=config)
-    return key
-
 
 def process_video(bucket: str, key: str, media_id: str, *, settings: Any, version_id: str | None = None,
                   size: int | None = None, options: VideoOptions | None = None,

@@ -20,7 +20,7 @@ from media_pipeline.documents import PageText
 from media_pipeline.errors import MediaRejected
 from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.settings import settings
-from media_pipeline.storage import results_key, write_json, write_text
+from media_pipeline.storage import results_key, upload_file, write_json, write_text
 
 DOCUMENT_FORMATS = ("pdf", "png", "jpeg", "tiff")
 
@@ -65,7 +65,7 @@ def analyze_pdf(media: dict[str, Any], workdir: str) -> dict[str, Any]:
     ocr_path = os.path.join(workdir, "ocr-input.pdf")
     documents.write_ocr_pdf(path, inspection.ocr_pages, ocr_path)
     ocr_key = results_key(media_id, "ocr-input.pdf")
-    client("s3").upload_file(ocr_path, bucket, ocr_key, ExtraArgs={"ContentType": "application/pdf"})
+    upload_file(ocr_path, bucket, ocr_key, "application/pdf")
     text_layer_key = write_json(bucket, results_key(media_id, "text-layer-pages.json"),
                                 [p.as_dict() for p in inspection.text_layer_pages])
     metrics.add_metric(name="OcrPages", unit=MetricUnit.Count, value=len(inspection.ocr_pages))

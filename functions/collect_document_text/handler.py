@@ -15,57 +15,9 @@ from media_pipeline.documents import TEXT_LAYER, TEXTRACT, PageText, PageTextCol
 from media_pipeline.errors import ServiceJobFailed, TransientError
 from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.settings import settings
-from media_pipeline.storage import read_json, results_key, write_json, write_text
+from media_pipeline.storage import StreamedUpload, read_json, results_key, write_json, write_text
 
 MAX_RESULTS = 1000  # blocks per GetDocumentTextDetection call (the API's maximum)
-
-
-class StreamedUpload:
-    """Writes one S3 object from pieces without holding it: parts of PART_BYTES go up as a multipart upload.
-
-    A result smaller than one part is written with a single PutObject.
-    """
-
-    PART_BYTES = 8 * 1024 * 1024
-
-    def __init__(self, bucket: str, key: str, content_type: str = "application/json"):
-        self.bucket, self.key, self.content_type = bucket, key, content_type
-        self.buffer = bytearray()
-        self.upload_id: str | None = None
-        self.parts: list[dict[str, Any]] = []
-
-    def write(self, data: bytes) -> None:
-        self.buffer += data
-        if len(self.buffer) >= self.PART_BYTES:
-            self._upload_part()
-
-    def _upload_part(self) -> None:
-        s3 = client("s3")
-        if self.upload_id is None:
-            self.upload_id = s3.create_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                                        ContentType=self.content_type)["UploadId"]
-        number = len(self.parts) + 1
-        etag = s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number,
-                              Body=bytes(self.buffer))["ETag"]
-        self.parts.append({"ETag": etag, "PartNumber": number})
-        self.buffer.clear()
-
-    def __enter__(self) -> "StreamedUpload":
-        return self
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        s3 = client("s3")
-        if exc_type is not None:
-            if self.upload_id:
-                s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
-            return
-        if self.upload_id is None:
-            s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer), ContentType=self.content_type)
-            return
-        if self.buffer:
-            self._upload_part()
-        s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                     MultipartUpload={"Parts": self.parts})
 
 
 def _dumps(value: Any) -> bytes:
