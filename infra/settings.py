@@ -15,6 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "noncurrent_version_expiration_days": 7,
     "transcribe_language": "auto",
     "bedrock_model_id": "amazon.nova-lite-v1:0",
+    "bedrock_profile_model_id": "",
     "enrichment_max_input_tokens": 6000,
     "enrichment_token_budget": 200000,
     "max_media_bytes": 2147483648,
@@ -43,6 +44,7 @@ class PipelineSettings:
     noncurrent_version_expiration_days: int
     transcribe_language: str
     bedrock_model_id: str
+    bedrock_profile_model_id: str
     enrichment_max_input_tokens: int
     enrichment_token_budget: int
     max_media_bytes: int

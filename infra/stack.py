@@ -13,11 +13,11 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.ai_services import AiServices
-from infra.functions import FunctionFactory
+from infra.functions import FunctionFactory, camel
 from infra.ingest import Ingest
 from infra.observability import Observability
 from infra.settings import PipelineSettings
-from infra.storage import Storage
+from infra.storage import JOB_KEY_PREFIX, Storage, token_key_prefix
 from infra.video import VideoWorker
 from infra.workflow import Workflow
 
@@ -98,6 +98,7 @@ class MediaPipelineStack(Stack):
             transcribe_callback=fn["transcribe_callback"],
             textract_callback=fn["textract_callback"],
             bedrock_model_id=settings.bedrock_model_id,
+            bedrock_profile_model_id=settings.bedrock_profile_model_id,
         )
         fn["start_document_analysis"].add_environment("TEXTRACT_SNS_TOPIC_ARN", ai.textract_topic.topic_arn)
         fn["start_document_analysis"].add_environment("TEXTRACT_ROLE_ARN", ai.textract_role.role_arn)
@@ -118,24 +119,39 @@ class MediaPipelineStack(Stack):
         workflow = Workflow(self, "Workflow", functions=fn, worker=worker, observability=observability)
         state_machine = workflow.state_machine
 
-        # --- grants: what each step calls ---------------------------------------------------------
-        reads_uploads = ("ingest", "start_transcription", "analyze_document", "start_document_analysis",
-                         "probe_media", "extract_media")
-        reads_results = ("start_transcription", "transcribe_callback", "process_transcript", "enrich", "finalize",
-                         "analyze_document", "start_document_analysis", "collect_document_text")
-        writes_results = ("ingest", "start_transcription", "process_transcript", "enrich", "finalize",
-                          "analyze_document", "collect_document_text", "extract_media")
-        uses_table = ("ingest", "start_transcription", "transcribe_callback", "finalize",
-                      "start_document_analysis", "textract_callback")
+        # --- grants: what each step calls (docs/deploy.md, "Permissions", lists them role by role) ---------
+        # Uploads are read by version id (the event's version) except by Transcribe, which reads the s3:// URI
+        # for start_transcription; results are read by key. Transcribe writes its output, and Transcribe and
+        # Textract read their input, with the caller's permissions.
+        reads_uploads = ("ingest", "analyze_document", "probe_media", "extract_media")
+        reads_results = ("start_transcription", "process_transcript", "enrich", "finalize",
+                         "start_document_analysis", "collect_document_text")
+        writes_results = ("ingest", "start_transcription", "process_transcript", "enrich", "finalize")
+        # Writers of large results (boto3's multipart transfers, streamed blocks) abort unfinished uploads.
+        writes_results_multipart = ("analyze_document", "collect_document_text", "extract_media")
         for name in reads_uploads:
             storage.grant_read_uploads(fn[name])
+        storage.grant_read_uploads(fn["start_transcription"], versions=False)  # Transcribe reads audio uploads
         for name in reads_results:
             storage.grant_read_results(fn[name])
-        # Transcribe writes its output, and Textract reads its input, with the caller's permissions.
         for name in writes_results:
             storage.grant_write_results(fn[name])
-        for name in uses_table:
-            storage.table.grant_read_write_data(fn[name])
+        for name in writes_results_multipart:
+            storage.grant_write_results(fn[name], multipart=True)
+
+        # The jobs table, item by item: job records (MEDIA#...) and each kind's task tokens (TOKEN#<kind>#...).
+        job_records, transcribe_tokens, textract_tokens = (
+            JOB_KEY_PREFIX, token_key_prefix("transcribe"), token_key_prefix("textract"))
+        table_items: dict[str, tuple[str, list[str]]] = {
+            "ingest": (job_records, ["dynamodb:PutItem", "dynamodb:UpdateItem"]),  # create; finish a rejected one
+            "finalize": (job_records, ["dynamodb:UpdateItem"]),
+            "start_transcription": (transcribe_tokens, ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]),
+            "transcribe_callback": (transcribe_tokens, ["dynamodb:GetItem", "dynamodb:DeleteItem"]),
+            "start_document_analysis": (textract_tokens, ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]),
+            "textract_callback": (textract_tokens, ["dynamodb:GetItem", "dynamodb:DeleteItem"]),
+        }
+        for name, (key_prefix, actions) in table_items.items():
+            storage.grant_table_items(fn[name], actions, key_prefix=key_prefix)
 
         ai.grant_start_transcription(fn["start_transcription"])
         ai.grant_read_transcription(fn["transcribe_callback"])
@@ -151,11 +167,12 @@ class MediaPipelineStack(Stack):
         for name in ("ingest", "finalize"):  # ingest finishes rejected uploads itself
             default_bus.grant_put_events_to(fn[name])
 
-        workflow.grant_task_response(fn["transcribe_callback"].role, "TranscribeCallbackTaskResponse")
-        workflow.grant_task_response(fn["textract_callback"].role, "TextractCallbackTaskResponse")
-        workflow.grant_task_response(worker.task_role, "MediaWorkerTaskResponse")
+        # Resuming a waiting execution: the callbacks, and the start steps when a retry finds its job finished.
+        for name in ("start_transcription", "transcribe_callback", "start_document_analysis", "textract_callback"):
+            workflow.grant_task_response(fn[name].role, f"{camel(name)}TaskResponse")
+        workflow.grant_task_response(worker.task_role, "MediaWorkerTaskResponse", heartbeat=True)
         storage.grant_read_uploads(worker.task_role)
-        storage.grant_write_results(worker.task_role)
+        storage.grant_write_results(worker.task_role, multipart=True)
 
         # --- outputs: the CLI reads them by stack name ------------------------------------------------
         CfnOutput(self, "MediaBucketName", value=storage.bucket.bucket_name)
@@ -165,6 +182,8 @@ class MediaPipelineStack(Stack):
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "IngestQueueUrl", value=ingest.queue.queue_url)
         CfnOutput(self, "DeadLetterQueueUrl", value=ingest.dead_letter_queue.queue_url)
+        CfnOutput(self, "TranscribeCallbackDeadLetterQueueUrl", value=ai.transcribe_dead_letter_queue.queue_url)
+        CfnOutput(self, "TextractCallbackDeadLetterQueueUrl", value=ai.textract_dead_letter_queue.queue_url)
 
         self.storage, self.ingest, self.ai_services = storage, ingest, ai
         self.video_worker, self.workflow, self.observability = worker, workflow, observability

@@ -9,6 +9,14 @@ from constructs import Construct
 
 from infra import nag
 
+# Partition keys of the jobs table (docs/architecture.md, "Storage"; media_pipeline/jobs.py writes them).
+JOB_KEY_PREFIX = "MEDIA#"
+
+
+def token_key_prefix(kind: str) -> str:
+    """Task tokens: `TOKEN#<kind>#<name>`, kind `transcribe` (job name) or `textract` (media id)."""
+    return f"TOKEN#{kind}#"
+
 
 class Storage(Construct):
     """The media bucket, its access-log bucket and the jobs table (keys `pk`/`sk`, TTL `expires_at`).
@@ -92,15 +100,30 @@ class Storage(Construct):
     def results_arn(self) -> str:
         return self.bucket.arn_for_objects(f"{self.results_prefix}*")
 
-    def grant_read_uploads(self, grantee: iam.IGrantable) -> None:
-        self._grant(grantee, ["s3:GetObject", "s3:GetObjectVersion"], self.uploads_arn())
+    def grant_read_uploads(self, grantee: iam.IGrantable, *, versions: bool = True) -> None:
+        """GetObject (also what HeadObject and ranged reads need); GetObjectVersion for reads that name the
+        upload's version id. `versions=False` for a service that reads an `s3://` URI for the caller."""
+        actions = ["s3:GetObject", "s3:GetObjectVersion"] if versions else ["s3:GetObject"]
+        self._grant(grantee, actions, self.uploads_arn())
 
     def grant_read_results(self, grantee: iam.IGrantable) -> None:
-        self._grant(grantee, ["s3:GetObject", "s3:GetObjectVersion"], self.results_arn())
+        # Results are always read by key alone (never by version id).
+        self._grant(grantee, ["s3:GetObject"], self.results_arn())
 
-    def grant_write_results(self, grantee: iam.IGrantable) -> None:
-        # AbortMultipartUpload: large results (audio parts, blocks) are written as multipart uploads.
-        self._grant(grantee, ["s3:PutObject", "s3:AbortMultipartUpload"], self.results_arn())
+    def grant_write_results(self, grantee: iam.IGrantable, *, multipart: bool = False) -> None:
+        """PutObject (which also covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload);
+        `multipart=True` adds AbortMultipartUpload for writers that stream large results in parts."""
+        actions = ["s3:PutObject", "s3:AbortMultipartUpload"] if multipart else ["s3:PutObject"]
+        self._grant(grantee, actions, self.results_arn())
+
+    def grant_table_items(self, grantee: iam.IGrantable, actions: list[str], *, key_prefix: str) -> None:
+        """Item actions on the jobs table, limited to the items whose partition key starts with `key_prefix`
+        (`MEDIA#` job records, `TOKEN#<kind>#` task tokens): a step reaches only the records it owns."""
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=sorted(actions),
+            resources=[self.table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{key_prefix}*"]}},
+        ))
 
     def acknowledge_prefix_grants(self, scope: Construct) -> None:
         """Object grants end in `<prefix>*`: a media item's keys are only known at run time."""

@@ -109,16 +109,18 @@ class Workflow(Construct):
             conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         ))
 
-    def grant_task_response(self, role: iam.IRole, construct_id: str) -> iam.Policy:
-        """SendTaskSuccess/Failure/Heartbeat for a callback (a Lambda or the worker).
+    def grant_task_response(self, role: iam.IRole, construct_id: str, *, heartbeat: bool = False) -> iam.Policy:
+        """SendTaskSuccess/Failure for a step that resumes a waiting execution (a Lambda or the worker), and
+        SendTaskHeartbeat for one that also reports progress (the worker).
 
         A separate policy, not the role's default one: the functions' default policies are dependencies
         of the functions, whose ARNs the state machine's definition needs (a cycle otherwise)."""
+        actions = ["states:SendTaskFailure", "states:SendTaskSuccess"]
         return iam.Policy(
             self, construct_id,
             roles=[role],
             statements=[iam.PolicyStatement(
-                actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                actions=[*actions, "states:SendTaskHeartbeat"] if heartbeat else actions,
                 resources=[self.state_machine.state_machine_arn],
             )],
         )

@@ -29,7 +29,7 @@ def test_queues_deny_requests_without_tls(synth):
     tls_denied = [p for p in policies if any(
         s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
         for s in p["Properties"]["PolicyDocument"]["Statement"])]
-    assert len(tls_denied) == 2
+    assert len(tls_denied) == len(policies) == 4  # ingest queue and DLQ, the two callbacks' DLQs
 
 
 def test_ingest_reads_the_queue_with_partial_batch_failures(synth):
@@ -42,9 +42,16 @@ def test_ingest_reads_the_queue_with_partial_batch_failures(synth):
 
 
 def test_an_alarm_watches_the_dead_letter_queue(synth):
-    (alarm_id, alarm), = synth.resources("AWS::CloudWatch::Alarm").items()
-    props = alarm["Properties"]
+    props = synth.json["Resources"][synth.logical_id(synth.stack.ingest.dead_letter_alarm)]["Properties"]
     assert props["MetricName"] == "ApproximateNumberOfMessagesVisible" and props["Namespace"] == "AWS/SQS"
     assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
-    dlq_id = next(k for k in synth.resources("AWS::SQS::Queue") if "DeadLetter" in k)
+    dlq_id = synth.logical_id(synth.stack.ingest.dead_letter_queue)
     assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
+
+
+def test_every_dead_letter_queue_has_an_alarm(synth):
+    alarmed = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+               for a in synth.resources("AWS::CloudWatch::Alarm").values()}
+    queues = synth.resources("AWS::SQS::Queue")
+    dead_letter = {k for k in queues if k not in {synth.logical_id(synth.stack.ingest.queue)}}
+    assert alarmed == dead_letter and len(dead_letter) == 3
