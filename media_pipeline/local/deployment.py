@@ -1,0 +1,280 @@
+"""What the emulator takes from the synthesized CloudFormation template: every role's policies, who assumes
+which role, and the settings AWS enforces at run time (function timeouts, the ingest queue's redrive).
+
+The snapshot `media_pipeline/local/deployment.json` is generated from the CDK app, never written by hand:
+
+    python -m media_pipeline.local.deployment --write      # or: make deployment-snapshot
+
+It keeps the template's references as symbols (`${StorageMediaBucket.Arn}/results/*`: the logical id without
+CDK's hash suffix), so each emulated account binds them to its own names (`Binding`). The local mode needs no
+Node.js or CDK to read it; `tests/infra/test_deployment_snapshot.py` fails when the snapshot and a fresh synth
+disagree, so a grant changed in `infra/` without regenerating it cannot pass.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+SNAPSHOT = Path(__file__).with_name("deployment.json")
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+_HASH_SUFFIX = re.compile(r"[0-9A-F]{8}$")
+_SYMBOL = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
+
+
+def symbol(logical_id: str) -> str:
+    """CDK's logical ids end in an 8-hex-digit hash of the construct path; the rest names the resource."""
+    return _HASH_SUFFIX.sub("", logical_id)
+
+
+def folder_name(function_symbol: str) -> str:
+    """`StartTranscriptionFunction` -> `start_transcription` (the folder under functions/)."""
+    stem = function_symbol[: -len("Function")] if function_symbol.endswith("Function") else function_symbol
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", stem).lower()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# From the template: intrinsic functions become `${Symbol}` / `${Symbol.Attribute}` strings.
+# --------------------------------------------------------------------------------------------------------------
+
+def _flatten(value: Any) -> Any:
+    """An intrinsic-bearing value as a template string (or a list/dict of them)."""
+    if isinstance(value, list):
+        return [_flatten(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        (name, argument), = value.items()
+        if name == "Ref":
+            return "${" + (argument if argument.startswith("AWS::") else symbol(argument)) + "}"
+        if name == "Fn::GetAtt":
+            logical, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+            return "${" + f"{symbol(logical)}.{attribute}" + "}"
+        if name == "Fn::Join":
+            separator, parts = argument
+            return separator.join(str(_flatten(part)) for part in parts)
+        if name == "Fn::Sub":
+            text = argument if isinstance(argument, str) else argument[0]
+            return _SYMBOL.sub(lambda m: "${" + (m.group(1) if m.group(1).startswith("AWS::")
+                                                 else _sub_symbol(m.group(1))) + "}", text)
+        if name.startswith("Fn::"):
+            raise ValueError(f"the emulator cannot resolve {name} in the template")
+    return {key: _flatten(item) for key, item in value.items()}
+
+
+def _sub_symbol(reference: str) -> str:
+    logical, _, attribute = reference.partition(".")
+    return f"{symbol(logical)}.{attribute}" if attribute else symbol(logical)
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    statements = []
+    for statement in _listed(document.get("Statement", [])):
+        flat = _flatten(statement)
+        for key in ("Action", "NotAction", "Resource", "NotResource"):
+            if key in flat:
+                flat[key] = _listed(flat[key])
+        statements.append(flat)
+    return statements
+
+
+def _role_of(properties: Mapping[str, Any], key: str) -> str | None:
+    reference = properties.get(key)
+    flat = _flatten(reference) if reference is not None else None
+    match = _SYMBOL.fullmatch(flat) if isinstance(flat, str) else None
+    return match.group(1).split(".")[0] if match else None
+
+
+def snapshot_from_template(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The emulator's view of a synthesized template (see the module docstring)."""
+    resources: dict[str, dict[str, Any]] = template["Resources"]
+    types = {symbol(logical): body["Type"] for logical, body in resources.items()}
+    roles: dict[str, dict[str, Any]] = {}
+    for logical, body in resources.items():
+        if body["Type"] != "AWS::IAM::Role":
+            continue
+        properties = body["Properties"]
+        trusted = sorted({service for statement in _statements(properties["AssumeRolePolicyDocument"])
+                          for service in _listed((statement.get("Principal") or {}).get("Service", []))})
+        inline = [s for policy in properties.get("Policies", []) for s in _statements(policy["PolicyDocument"])]
+        managed = [_flatten(arn) for arn in properties.get("ManagedPolicyArns", [])]
+        roles[symbol(logical)] = {"trusted_services": trusted, "statements": inline, "managed_policies": managed}
+    for body in resources.values():
+        if body["Type"] != "AWS::IAM::Policy":
+            continue
+        statements = _statements(body["Properties"]["PolicyDocument"])
+        for role in body["Properties"].get("Roles", []):
+            roles[_SYMBOL.fullmatch(_flatten(role)).group(1)]["statements"].extend(statements)
+
+    functions: dict[str, dict[str, Any]] = {}
+    for logical, body in resources.items():
+        properties = body["Properties"]
+        if body["Type"] != "AWS::Lambda::Function":
+            continue
+        name = folder_name(symbol(logical))
+        if not (FUNCTIONS_DIR / name / "handler.py").is_file():
+            continue  # CDK's own custom-resource handlers run only in CloudFormation
+        functions[name] = {"symbol": symbol(logical), "role": _role_of(properties, "Role"),
+                           "timeout_seconds": int(properties.get("Timeout", 3)),
+                           "memory_mib": int(properties.get("MemorySize", 128))}
+
+    state_machines = {symbol(logical): {"role": _role_of(body["Properties"], "RoleArn")}
+                      for logical, body in resources.items() if body["Type"] == "AWS::StepFunctions::StateMachine"}
+    task_definitions = {symbol(logical): {"task_role": _role_of(body["Properties"], "TaskRoleArn"),
+                                          "execution_role": _role_of(body["Properties"], "ExecutionRoleArn")}
+                        for logical, body in resources.items() if body["Type"] == "AWS::ECS::TaskDefinition"}
+    tables = {symbol(logical): {"partition_key": next(k["AttributeName"] for k in body["Properties"]["KeySchema"]
+                                                      if k["KeyType"] == "HASH")}
+              for logical, body in resources.items() if body["Type"] in ("AWS::DynamoDB::GlobalTable",
+                                                                          "AWS::DynamoDB::Table")}
+    queues = {symbol(logical): _queue(body["Properties"])
+              for logical, body in resources.items() if body["Type"] == "AWS::SQS::Queue"}
+    event_sources = [{"function": folder_name(_flatten(body["Properties"]["FunctionName"])[2:-1]),
+                      "queue": _flatten(body["Properties"]["EventSourceArn"])[2:-1].split(".")[0],
+                      "batch_size": int(body["Properties"].get("BatchSize", 10))}
+                     for body in resources.values() if body["Type"] == "AWS::Lambda::EventSourceMapping"]
+    return {
+        "generated_by": "python -m media_pipeline.local.deployment --write (from app.py -c bundling=false)",
+        "resource_types": dict(sorted(types.items())),
+        "roles": dict(sorted(roles.items())),
+        "functions": dict(sorted(functions.items())),
+        "state_machines": state_machines,
+        "task_definitions": task_definitions,
+        "tables": tables,
+        "queues": queues,
+        "event_sources": event_sources,
+    }
+
+
+def _queue(properties: Mapping[str, Any]) -> dict[str, Any]:
+    redrive = properties.get("RedrivePolicy") or {}
+    return {"visibility_timeout_seconds": int(properties.get("VisibilityTimeout", 30)),
+            "max_receive_count": int(redrive["maxReceiveCount"]) if redrive else None,
+            "dead_letter_queue": _flatten(redrive["deadLetterTargetArn"])[2:-1].split(".")[0] if redrive else None}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Into an emulated account: symbols bound to local names and ARNs.
+# --------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Binding:
+    """Local names for the template's resources; every other resource is named after its symbol."""
+
+    region: str
+    account: str
+    names: dict[str, str] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+
+    def name(self, resource: str) -> str:
+        return self.names.get(resource, resource)
+
+    def arn(self, resource: str) -> str:
+        kind, name, region, account = self.types.get(resource, ""), self.name(resource), self.region, self.account
+        formats = {
+            "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
+            "AWS::DynamoDB::GlobalTable": f"arn:aws:dynamodb:{region}:{account}:table/{name}",
+            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{region}:{account}:table/{name}",
+            "AWS::Lambda::Function": f"arn:aws:lambda:{region}:{account}:function:{name}",
+            "AWS::StepFunctions::StateMachine": f"arn:aws:states:{region}:{account}:stateMachine:{name}",
+            "AWS::SQS::Queue": f"arn:aws:sqs:{region}:{account}:{name}",
+            "AWS::SNS::Topic": f"arn:aws:sns:{region}:{account}:{name}",
+            "AWS::IAM::Role": f"arn:aws:iam::{account}:role/{name}",
+            "AWS::ECS::Cluster": f"arn:aws:ecs:{region}:{account}:cluster/{name}",
+            "AWS::ECS::TaskDefinition": f"arn:aws:ecs:{region}:{account}:task-definition/{name}",
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{region}:{account}:log-group:{name}:*",
+            "AWS::KMS::Key": f"arn:aws:kms:{region}:{account}:key/{name}",
+            "AWS::Events::Rule": f"arn:aws:events:{region}:{account}:rule/{name}",
+            "AWS::Events::EventBus": f"arn:aws:events:{region}:{account}:event-bus/{name}",
+        }
+        return formats.get(kind, f"arn:aws:emulator:{region}:{account}:{name}")
+
+    def ref(self, resource: str) -> str:
+        """What `Ref` gives for the resource type (a name for most, an ARN or URL for some)."""
+        kind = self.types.get(resource, "")
+        if kind in ("AWS::StepFunctions::StateMachine", "AWS::SNS::Topic", "AWS::ECS::TaskDefinition"):
+            return self.arn(resource)
+        if kind == "AWS::SQS::Queue":
+            return f"https://sqs.{self.region}.amazonaws.com/{self.account}/{self.name(resource)}"
+        return self.name(resource)
+
+    def resolve(self, text: str) -> str:
+        def value(match: re.Match[str]) -> str:
+            reference = match.group(1)
+            pseudo = {"AWS::Partition": "aws", "AWS::Region": self.region, "AWS::AccountId": self.account,
+                      "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "MediaPipeline"}
+            if reference in pseudo:
+                return pseudo[reference]
+            resource, _, attribute = reference.partition(".")
+            if not attribute:
+                return self.ref(resource)
+            if attribute == "Arn":
+                return self.arn(resource)
+            if attribute in ("Name", "QueueName", "TopicName"):
+                return self.name(resource)
+            return f"{self.name(resource)}.{attribute}"  # an attribute no emulated call is authorized on
+
+        return _SYMBOL.sub(value, text)
+
+    def resolve_all(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.resolve(value)
+        if isinstance(value, list):
+            return [self.resolve_all(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.resolve_all(item) for key, item in value.items()}
+        return value
+
+
+@lru_cache(maxsize=1)
+def load(path: Path = SNAPSHOT) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def local_context() -> dict[str, str]:
+    """The local mode is a deployment configured for the offline engines: its model id is the extractive stand-in's
+    (so the grant the emulator checks names the model the local mode really calls)."""
+    from media_pipeline.local.engines.extractive import MODEL_ID
+
+    return {"bundling": "false", "bedrock_model_id": MODEL_ID}
+
+
+def synthesize_template(context: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The CDK app's template, synthesized offline (bundling off, no credentials, no Docker)."""
+    import tempfile
+
+    from infra.application import create_app
+
+    with tempfile.TemporaryDirectory() as outdir:
+        app, stack = create_app(context=dict(context or local_context()), outdir=outdir, checks=False)
+        assembly = app.synth()
+        return dict(assembly.get_stack_by_name(stack.stack_name).template)
+
+
+def render(snapshot: Mapping[str, Any]) -> str:
+    return json.dumps(snapshot, indent=1, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true", help=f"write {SNAPSHOT.name} (default: print it)")
+    args = parser.parse_args(argv)
+    text = render(snapshot_from_template(synthesize_template()))
+    if args.write:
+        SNAPSHOT.write_text(text, encoding="utf-8")
+        print(f"wrote {SNAPSHOT}")
+    else:
+        print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
