@@ -19,8 +19,8 @@ import av
 import numpy as np
 
 from media_pipeline.aws import client
-from media_pipeline.errors import MediaRejected, PipelineError, ThrottledError, TransientError
-from media_pipeline.storage import upload_file
+from media_pipeline.errors import MediaRejected, PipelineError, TransientError
+from media_pipeline.storage import upload_file, upload_read_error
 
 # Amazon Transcribe accepts at most 4 hours and 2 GB per job; longer audio is split into parts.
 TRANSCRIBE_MAX_SECONDS = 4 * 3600
@@ -88,7 +88,7 @@ class S3RangeReader(io.RawIOBase):
         try:
             return int(client("s3").head_object(Bucket=self.bucket, Key=self.key, **self._extra())["ContentLength"])
         except Exception as exc:  # noqa: BLE001 - translated into a typed failure
-            raise _s3_failure(exc, self.bucket, self.key) from exc
+            raise _s3_failure(exc, self.bucket, self.key, self.version_id) from exc
 
     def _block(self, index: int) -> memoryview:
         cached = self._blocks.get(index)
@@ -112,7 +112,7 @@ class S3RangeReader(io.RawIOBase):
                     break
                 got += count
         except Exception as exc:  # noqa: BLE001 - translated into a typed failure
-            raise _s3_failure(exc, self.bucket, self.key) from exc
+            raise _s3_failure(exc, self.bucket, self.key, self.version_id) from exc
         if got < length:
             raise TransientError(f"short read of s3://{self.bucket}/{self.key} at {start}: {got} of {length} bytes",
                                  code="S3_READ_FAILED")
@@ -155,18 +155,8 @@ class S3RangeReader(io.RawIOBase):
         return sum(len(buffer) for buffer, _ in self._blocks.values())
 
 
-def _s3_failure(exc: Exception, bucket: str, key: str) -> PipelineError:
-    if isinstance(exc, PipelineError):
-        return exc
-    response = getattr(exc, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    where = f"s3://{bucket}/{key}"
-    if code in ("NoSuchKey", "404", "NotFound", "NoSuchVersion") or status == 404:
-        return MediaRejected(f"{where} no longer exists", code="OBJECT_NOT_FOUND")
-    if code in ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded") or status == 503:
-        return ThrottledError(f"S3 throttled reading {where}: {code}", code="S3_THROTTLED")
-    return TransientError(f"reading {where} failed: {code or type(exc).__name__}: {exc}", code="S3_READ_FAILED")
+def _s3_failure(exc: Exception, bucket: str, key: str, version_id: str | None = None) -> PipelineError:
+    return upload_read_error(exc, bucket, key, version_id)
 
 
 # --- opening and probing ---------------------------------------------------------------------------

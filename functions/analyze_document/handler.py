@@ -20,23 +20,23 @@ from media_pipeline.documents import PageText
 from media_pipeline.errors import MediaRejected
 from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.settings import settings
-from media_pipeline.storage import results_key, upload_file, write_json, write_text
+from media_pipeline.storage import (head_upload, reading_upload, results_key, upload_file, version_args, write_json,
+                                    write_text)
 
 DOCUMENT_FORMATS = ("pdf", "png", "jpeg", "tiff")
 
 
 def _version(media: dict[str, Any]) -> dict[str, str]:
-    return {"VersionId": media["version_id"]} if media.get("version_id") else {}
+    return version_args(media.get("version_id"))
+
+
+def _reading(media: dict[str, Any]) -> Any:
+    """Every read of the upload maps S3's errors the same way (OBJECT_NOT_FOUND, S3_THROTTLED, ...)."""
+    return reading_upload(media["bucket"], media["key"], media.get("version_id"))
 
 
 def object_size(media: dict[str, Any]) -> int:
-    s3 = client("s3")
-    try:
-        return int(s3.head_object(Bucket=media["bucket"], Key=media["key"], **_version(media))["ContentLength"])
-    except s3.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
-            raise MediaRejected("the object was deleted before it could be read", code="OBJECT_NOT_FOUND") from exc
-        raise
+    return int(head_upload(media["bucket"], media["key"], media.get("version_id"))["ContentLength"])
 
 
 def write_text_result(media_id: str, pages: list[PageText]) -> dict[str, str]:
@@ -51,7 +51,8 @@ def analyze_pdf(media: dict[str, Any], workdir: str) -> dict[str, Any]:
     media_id, bucket = media["media_id"], settings().media_bucket
     path = os.path.join(workdir, "document.pdf")
     # Streamed to /tmp (up to 500 MB), never held in memory; PDFium reads pages from the file as needed.
-    client("s3").download_file(media["bucket"], media["key"], path, ExtraArgs=_version(media) or None)
+    with _reading(media):
+        client("s3").download_file(media["bucket"], media["key"], path, ExtraArgs=_version(media) or None)
     inspection = documents.inspect_pdf(path)
     result: dict[str, Any] = {"format": "pdf", "page_count": inspection.page_count, "ocr_pages": inspection.ocr_pages,
                               "warnings": []}
@@ -86,12 +87,14 @@ def analyze_image(media: dict[str, Any], size: int, workdir: str) -> dict[str, A
     media_id, bucket = media["media_id"], settings().media_bucket
     version = _version(media)
     if size <= documents.SYNC_MAX_BYTES:
-        data: bytes | None = client("s3").get_object(Bucket=media["bucket"], Key=media["key"], **version)["Body"].read()
+        with _reading(media):
+            data: bytes | None = client("s3").get_object(Bucket=media["bucket"], Key=media["key"], **version)["Body"].read()
         inspection = documents.inspect_image(data)
     else:  # only a TIFF passes check_size above 10 MB: up to 500 MB, read from /tmp
         data = None
         path = os.path.join(workdir, "image.tiff")
-        client("s3").download_file(media["bucket"], media["key"], path, ExtraArgs=version or None)
+        with _reading(media):
+            client("s3").download_file(media["bucket"], media["key"], path, ExtraArgs=version or None)
         inspection = documents.inspect_image(path, size)
     result: dict[str, Any] = {"format": inspection.format, "page_count": inspection.frames, "warnings": []}
     if inspection.blank:
@@ -101,8 +104,9 @@ def analyze_image(media: dict[str, Any], size: int, workdir: str) -> dict[str, A
     if documents.needs_async(inspection, size):
         ocr_key = results_key(media_id, "ocr-input.tiff")
         source = {"Bucket": media["bucket"], "Key": media["key"], **version}
-        client("s3").copy_object(Bucket=bucket, Key=ocr_key, CopySource=source, ContentType="image/tiff",
-                                 MetadataDirective="REPLACE")
+        with _reading(media):  # CopyObject reads the upload: a missing source is OBJECT_NOT_FOUND too
+            client("s3").copy_object(Bucket=bucket, Key=ocr_key, CopySource=source, ContentType="image/tiff",
+                                     MetadataDirective="REPLACE")
         return {"mode": "async", **result, "ocr_pages": list(range(1, inspection.frames + 1)), "ocr_input_key": ocr_key,
                 "text_layer_pages_key": None}
     response = detect_text(data or b"")

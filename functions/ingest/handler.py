@@ -11,13 +11,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from media_pipeline import jobs
 from media_pipeline.aws import client
+from media_pipeline.errors import MediaRejected
 from media_pipeline.ids import media_id_for
 from media_pipeline.manifest import new_manifest
 from media_pipeline.media_types import HEAD_BYTES, sniff
 from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.results import publish
 from media_pipeline.settings import settings
-from media_pipeline.storage import read_head, s3_uri
+from media_pipeline.storage import head_upload, read_head, s3_uri
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -40,19 +41,6 @@ def uploads_in(body: dict[str, Any]) -> list[dict[str, Any]]:
     return uploads  # s3:TestEvent and other messages announce nothing
 
 
-def _head(bucket: str, key: str, version_id: str | None) -> tuple[str, dict[str, Any]] | None:
-    """Find the object. Keys in S3 notifications are URL-encoded ('+' for a space): try both forms."""
-    s3 = client("s3")
-    for candidate in dict.fromkeys([key, unquote_plus(key)]):
-        try:
-            extra = {"VersionId": version_id} if version_id else {}
-            return candidate, s3.head_object(Bucket=bucket, Key=candidate, **extra)
-        except s3.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound", "NoSuchVersion", "400"):
-                raise
-    return None
-
-
 def rejection(size: int, head: bytes) -> tuple[str, str] | None:
     limit = settings().max_media_bytes
     if size == 0:
@@ -65,24 +53,36 @@ def rejection(size: int, head: bytes) -> tuple[str, str] | None:
     return None
 
 
+def upload_key(raw_key: str) -> str:
+    """S3 URL-encodes keys in its notifications ('+' for a space, '%2B' for '+'): decode exactly once."""
+    return unquote_plus(raw_key)
+
+
+def _missing_media(upload: dict[str, Any], key: str) -> dict[str, Any]:
+    bucket = upload["bucket"]
+    version = upload.get("version_id") or upload.get("etag")
+    return {"media_id": media_id_for(bucket, key, version), "bucket": bucket, "key": key,
+            "version_id": upload.get("version_id"), "etag": upload.get("etag"), "size": upload.get("size") or 0,
+            "media_type": "unknown", "source": s3_uri(bucket, key)}
+
+
 def ingest_upload(upload: dict[str, Any]) -> dict[str, Any]:
-    """Record the upload once and start its execution; rejected uploads get a FAILED manifest at once."""
-    bucket, raw_key = upload["bucket"], upload["key"]
-    found = _head(bucket, raw_key, upload.get("version_id"))
-    if found is None:
-        key = unquote_plus(raw_key)
-        version = upload.get("version_id") or upload.get("etag")
-        media = {"media_id": media_id_for(bucket, key, version), "bucket": bucket, "key": key,
-                 "version_id": upload.get("version_id"), "etag": upload.get("etag"), "size": upload.get("size") or 0,
-                 "media_type": "unknown", "source": s3_uri(bucket, key)}
-        return _reject(media, "OBJECT_NOT_FOUND", "the object was deleted before it could be processed")
-    key, head = found
-    version_id = head.get("VersionId") if head.get("VersionId") not in (None, "null") else None
+    """Record the upload once and start its execution; rejected uploads get a FAILED manifest at once.
+
+    A missing object or version (404, or the 403 S3 answers without s3:ListBucket) is rejected with
+    OBJECT_NOT_FOUND; throttling and other S3 errors raise, so SQS delivers the message again.
+    """
+    bucket, key = upload["bucket"], upload_key(upload["key"])
+    try:
+        head = head_upload(bucket, key, upload.get("version_id"))
+        version_id = head.get("VersionId") if head.get("VersionId") not in (None, "null") else None
+        size = int(head.get("ContentLength", 0))
+        first_bytes = read_head(bucket, key, min(size, HEAD_BYTES), version_id)
+    except MediaRejected as exc:  # OBJECT_NOT_FOUND: final, never worth another delivery
+        return _reject(_missing_media(upload, key), exc.code, exc.reason)
     etag = head.get("ETag", "").strip('"') or None
-    size = int(head.get("ContentLength", 0))
     media_id = media_id_for(bucket, key, version_id or etag)
     logger.append_keys(media_id=media_id)
-    first_bytes = read_head(bucket, key, min(size, HEAD_BYTES), version_id)
     kind = sniff(first_bytes)
     media = {"media_id": media_id, "bucket": bucket, "key": key, "version_id": version_id, "etag": etag,
              "size": size, "media_type": kind.media_type, "detected_format": kind.format,

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from tests.conftest import BUCKET, TABLE
+from tests.document_factory import image_bytes, text_pdf
+from tests.functions.s3_faults import answer_head_object_with
 from tests.media_factory import wav_bytes
 
 DATA = Path(__file__).parent.parent / "data"
@@ -139,6 +143,117 @@ def test_a_record_that_breaks_is_reported_as_a_partial_failure(state_machine, mo
     result = ingest([s3_event_message("uploads/ok.wav", version), broken])
     assert result == {"batchItemFailures": [{"itemIdentifier": "broken"}]}
     assert len(executions(state_machine)) == 1
+
+
+MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 64
+# Object names as uploaded, their content, and what ingest must detect. S3 encodes each key in its events.
+AWKWARD_NAMES = [
+    ("my talk.wav", wav_bytes(0.2), "wav"),
+    ("c++ notes.pdf", text_pdf([["C++ notes"]]), "pdf"),
+    ("résumé (1).png", image_bytes(("Resume",), size=(200, 100)), "png"),
+    ("100% done.mp4", MP4_HEAD, "mp4"),
+    ("fee%2Bcharges.wav", wav_bytes(0.2), "wav"),  # a literal '%2B': decoding twice would turn it into '+'
+]
+
+
+def s3_encoded(key: str) -> str:
+    """How S3 writes a key into its event notifications: URL-encoded, '+' for a space, '/' kept."""
+    return quote_plus(key, safe="/")
+
+
+def s3_notification(key: str, version_id: str | None = None) -> dict:
+    """An S3 event notification record (the Records form) for an already encoded key."""
+    obj = {"key": key, "size": 1, "eTag": "x", **({"versionId": version_id} if version_id else {})}
+    return {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": BUCKET}, "object": obj}}
+
+
+def job_items() -> list[dict]:
+    return boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+
+
+@pytest.mark.parametrize("name, body, fmt", AWKWARD_NAMES, ids=[n for n, _, _ in AWKWARD_NAMES])
+def test_encoded_keys_are_decoded_once_end_to_end(state_machine, name, body, fmt):
+    from functions.ingest.handler import ingest_upload, uploads_in
+
+    key = f"uploads/{name}"
+    version = boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=body)["VersionId"]
+    encoded = s3_encoded(key)
+    assert encoded != key
+    bridge = json.loads(s3_event_message(encoded, version)["body"])
+    notification = {"Records": [s3_notification(encoded, version)]}
+    for body_ in (bridge, notification):
+        [upload] = uploads_in(body_)
+        result = ingest_upload(upload)
+        assert result["status"] == "STARTED", result
+    [execution] = executions(state_machine)  # the second message is the same upload: one execution
+    media = json.loads(execution["input"])["media"]
+    assert (media["key"], media["version_id"], media["detected_format"]) == (key, version, fmt)
+    assert media["source"] == f"s3://{BUCKET}/{key}"
+    [item] = job_items()
+    assert item["key"]["S"] == key and item["status"]["S"] == "RUNNING"
+
+
+@pytest.mark.parametrize("name, body, fmt", AWKWARD_NAMES[:4], ids=[n for n, _, _ in AWKWARD_NAMES[:4]])
+def test_a_deleted_upload_without_list_bucket_403_fails_with_object_not_found(state_machine, name, body, fmt):
+    """Without s3:ListBucket S3 answers 403, not 404, for a missing key: a FAILED manifest, never the DLQ."""
+    key = f"uploads/{name}"
+    calls = answer_head_object_with(403)
+    result = ingest([s3_event_message(s3_encoded(key))])
+    assert result == {"batchItemFailures": []}  # not redelivered: it will never succeed
+    assert len(calls) == 1 and calls[0].endswith(s3_encoded(key).replace("+", "%20"))
+    assert executions(state_machine) == []
+    [item] = job_items()
+    manifest = manifest_of(item["media_id"]["S"])
+    assert manifest["status"] == "FAILED" and manifest["source"]["key"] == key
+    assert manifest["error"]["code"] == "OBJECT_NOT_FOUND"
+    assert manifest["error"]["message"] == (
+        f"s3://{BUCKET}/{key} does not exist or cannot be read (S3 answers 403 for a missing key when the caller "
+        "may not list the bucket)")
+    assert item["status"]["S"] == "FAILED" and item["error_code"]["S"] == "OBJECT_NOT_FOUND"
+
+
+def test_a_deleted_upload_404_fails_with_object_not_found(state_machine):
+    key = "uploads/gone talk.wav"
+    ingest([s3_event_message(s3_encoded(key))])
+    [item] = job_items()
+    error = manifest_of(item["media_id"]["S"])["error"]
+    assert error == {"code": "OBJECT_NOT_FOUND",
+                     "message": f"s3://{BUCKET}/{key} does not exist: it was deleted before it could be read"}
+
+
+def test_a_version_that_no_longer_exists_fails_with_object_not_found(state_machine):
+    s3 = boto3.client("s3")
+    key = "uploads/my talk.wav"
+    old = s3.put_object(Bucket=BUCKET, Key=key, Body=wav_bytes(0.2))["VersionId"]
+    s3.put_object(Bucket=BUCKET, Key=key, Body=wav_bytes(0.3))
+    s3.delete_object(Bucket=BUCKET, Key=key, VersionId=old)
+    assert ingest([s3_event_message(s3_encoded(key), old)]) == {"batchItemFailures": []}
+    assert executions(state_machine) == []  # the newer version is not processed in its place
+    [item] = job_items()
+    manifest = manifest_of(item["media_id"]["S"])
+    assert manifest["error"]["code"] == "OBJECT_NOT_FOUND" and f"(version {old})" in manifest["error"]["message"]
+
+
+@pytest.mark.parametrize("status", [400, 403])
+def test_a_version_id_s3_refuses_is_object_not_found(state_machine, status):
+    key = "uploads/a.wav"
+    answer_head_object_with(status)
+    assert ingest([s3_event_message(key, "3HL4kqtJvjVBH40Nrjfkd")]) == {"batchItemFailures": []}
+    [item] = job_items()
+    assert manifest_of(item["media_id"]["S"])["error"]["code"] == "OBJECT_NOT_FOUND"
+
+
+@pytest.mark.parametrize("status", [503, 500])
+def test_throttling_and_server_errors_are_redelivered_by_sqs(state_machine, status):
+    key = "uploads/my talk.wav"
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=wav_bytes(0.2))
+    calls = answer_head_object_with(status)
+    message = s3_event_message(s3_encoded(key))
+    with pytest.raises(BatchProcessingError) as caught:  # every record failed: the whole batch comes back
+        ingest([message])
+    assert {503: "S3_THROTTLED", 500: "S3_READ_FAILED"}[status] in str(caught.value)
+    assert len(calls) > 1  # the SDK retried before giving up
+    assert job_items() == [] and executions(state_machine) == []
 
 
 class StepFunctionsRecorder:

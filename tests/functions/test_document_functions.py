@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 from media_pipeline.errors import MediaRejected, PipelineError, ThrottledError, TransientError
 from tests import document_factory as factory
 from tests.conftest import BUCKET, TABLE
+from tests.functions.s3_faults import s3_answers
 
 MEDIA_ID = "d0c0ffee" * 4
 TOPIC = "arn:aws:sns:us-east-1:123456789012:textract-done"
@@ -295,6 +296,50 @@ def test_deleted_object_is_reported(textract):
     with pytest.raises(MediaRejected) as caught:
         analyze(state)
     assert caught.value.code == "OBJECT_NOT_FOUND"
+
+
+KMS_DENIED = ("User: arn:aws:sts::123456789012:assumed-role/analyze/x is not authorized to perform: kms:Decrypt "
+              "on the resource associated with this ciphertext because no identity-based policy allows the "
+              "kms:Decrypt action")
+
+
+def test_a_403_on_the_upload_without_list_bucket_is_object_not_found(textract):
+    """HeadObject of a deleted key answers 403 when the role may not list the bucket."""
+    state = upload(factory.text_pdf([["gone soon, gone soon"]]), "pdf")
+    calls = s3_answers("HeadObject", 403)
+    with pytest.raises(MediaRejected) as caught:
+        analyze(state)
+    media = state["media"]
+    assert caught.value.as_dict() == {
+        "code": "OBJECT_NOT_FOUND",
+        "message": f"s3://{BUCKET}/{media['key']} (version {media['version_id']}) does not exist or cannot be read "
+                   "(S3 answers 403 for a missing key when the caller may not list the bucket)"}
+    assert len(calls) == 1 and f"versionId={media['version_id']}" in calls[0] and textract.count() == 0
+
+
+@pytest.mark.parametrize("fmt, operation", [("png", "GetObject"), ("pdf", "GetObject"), ("tiff", "CopyObject")])
+def test_reads_of_the_upload_tell_a_missing_object_from_a_denied_one(textract, fmt, operation):
+    body = {"png": factory.image_bytes(("Invoice 2041",)), "pdf": factory.text_pdf([["a born-digital page"]]),
+            "tiff": factory.multipage_tiff([["page one"], ["page two"]])}[fmt]
+    state = upload(body, fmt)
+    missing = s3_answers(operation, 403, "AccessDenied", "Access Denied")
+    with pytest.raises(MediaRejected) as caught:
+        analyze(state)
+    assert caught.value.code == "OBJECT_NOT_FOUND" and missing
+    missing.stop()
+    s3_answers(operation, 403, "AccessDenied", KMS_DENIED)
+    with pytest.raises(PipelineError) as caught:
+        analyze(state)
+    assert caught.value.code == "OBJECT_ACCESS_DENIED" and caught.value.reason.endswith(KMS_DENIED)
+    assert textract.count() == 0
+
+
+def test_a_failing_read_of_the_upload_is_retried_by_the_state_machine(textract):
+    state = upload(factory.image_bytes(("Invoice 2041",)), "png")
+    s3_answers("GetObject", 500, "InternalError", "We encountered an internal error. Please try again.")
+    with pytest.raises(TransientError) as caught:  # the ASL retries TransientError (and ThrottledError)
+        analyze(state)
+    assert caught.value.code == "S3_READ_FAILED" and "InternalError" in caught.value.reason
 
 
 # --- scanned PDF: asynchronous job, SNS callback, results in pages ---------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from media_pipeline import video
 from tests.conftest import BUCKET, reset_runtime_caches
+from tests.functions.s3_faults import s3_answers
 from tests.media_factory import make_video
 
 MEDIA_ID = "0123456789abcdef0123456789abcdef"
@@ -91,6 +92,24 @@ def test_range_reader_names_a_missing_object(aws):
     with pytest.raises(video.MediaRejected) as caught:
         video.S3RangeReader(BUCKET, "uploads/gone.mp4")
     assert caught.value.code == "OBJECT_NOT_FOUND"
+
+
+def test_range_reader_maps_a_403_like_every_other_read_of_an_upload(aws, clip_bytes):
+    media = upload(clip_bytes)
+    missing = s3_answers("HeadObject", 403)
+    with pytest.raises(video.MediaRejected) as caught:
+        video.S3RangeReader(BUCKET, media["key"], version_id=media["version_id"])
+    assert caught.value.as_dict() == {
+        "code": "OBJECT_NOT_FOUND",
+        "message": f"s3://{BUCKET}/{media['key']} (version {media['version_id']}) does not exist or cannot be read "
+                   "(S3 answers 403 for a missing key when the caller may not list the bucket)"}
+    missing.stop()
+    s3_answers("GetObject", 403, "AccessDenied", "User: arn:aws:sts::123456789012:assumed-role/w/x is not "
+               "authorized to perform: kms:Decrypt on the resource associated with this ciphertext")
+    reader = video.S3RangeReader(BUCKET, media["key"], version_id=media["version_id"])
+    with pytest.raises(video.PipelineError) as caught:
+        reader.read(10)
+    assert caught.value.code == "OBJECT_ACCESS_DENIED" and "kms:Decrypt" in caught.value.reason
 
 
 def test_probe_media_returns_facts_and_route(aws, clip_bytes, monkeypatch):
