@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from media_pipeline.local import moto_gaps
+from media_pipeline.local import limits, moto_gaps
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -632,3 +632,308 @@ def test_server_mode_runs_state_machines_that_call_functions() -> None:
     finally:
         server.stop()
         moto_gaps.uninstall()
+
+
+# ---- Limits: Lambda's timeout and payload quotas -----------------------------------------------------------------
+
+def create_function_with_timeout(name: str, seconds: int) -> str:
+    arn = create_function(name)
+    client("lambda").update_function_configuration(FunctionName=name, Timeout=seconds)
+    return arn
+
+
+def test_gap_lambda_runtime_ignores_the_timeout(patched: None) -> None:
+    create_function_with_timeout("slow", 1)
+    moto_gaps.install_lambda_runtime({"slow": lambda event, context: time.sleep(1.2) or {"done": True}})
+    response = client("lambda").invoke(FunctionName="slow", Payload="{}")
+    assert "FunctionError" not in response and json.loads(response["Payload"].read()) == {"done": True}
+
+
+def test_lambda_limits_time_out_a_handler_like_lambda(patched: None) -> None:
+    import contextvars
+    import re
+
+    caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="nobody")
+    seen: list[str] = []
+
+    def slow(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append(caller.get())  # the invoking thread's context reaches the handler's thread
+        time.sleep(1.5)
+        return {"done": True}
+
+    create_function_with_timeout("slow", 1)
+    moto_gaps.install_lambda_runtime({"slow": slow})
+    limits.install_lambda_limits()
+    caller.set("the test")
+    started = time.monotonic()
+    response = client("lambda").invoke(FunctionName="slow", Payload="{}")
+    assert time.monotonic() - started < 1.4
+    assert response["FunctionError"] == "Unhandled"
+    body = json.loads(response["Payload"].read())
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Task timed out after 1\.00 seconds", body["errorMessage"])
+    assert seen == ["the test"]
+
+
+def json_string_of(size: int) -> str:
+    """A JSON document of exactly `size` bytes."""
+    return json.dumps("x" * (size - 2))
+
+
+def test_gap_lambda_invoke_has_no_request_limit_and_a_wrong_response_limit(plain: None) -> None:
+    calls: list[int] = []
+    create_function("echo")
+    moto_gaps.install_lambda_runtime({"echo": lambda event, context: calls.append(len(event)) or event})
+    client("lambda").invoke(FunctionName="echo", Payload=json_string_of(limits.LAMBDA_SYNC_PAYLOAD_BYTES + 1))
+    assert calls  # AWS refuses the request with 413 before the function runs
+    response = client("lambda").invoke(FunctionName="echo", Payload=json_string_of(6_100_000))
+    assert json.loads(response["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"  # AWS returns it
+    moto_gaps.uninstall()
+
+
+def test_lambda_limits_refuse_payloads_over_the_quotas(patched: None) -> None:
+    calls: list[int] = []
+    create_function("echo")
+    moto_gaps.install_lambda_runtime({"echo": lambda event, context: calls.append(len(event)) or event})
+    limits.install_lambda_limits()
+    lam = client("lambda")
+    for invocation_type, limit in (("RequestResponse", 6_291_456), ("Event", 1_048_576)):
+        with pytest.raises(ClientError) as refused:
+            lam.invoke(FunctionName="echo", InvocationType=invocation_type, Payload=json_string_of(limit + 1))
+        assert refused.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+        assert f"Request must be smaller than {limit} bytes" in refused.value.response["Error"]["Message"]
+    assert calls == []  # refused before the function ran
+    response = lam.invoke(FunctionName="echo", Payload=json_string_of(6_291_456))
+    assert "FunctionError" not in response and len(response["Payload"].read()) == 6_291_456
+    response = lam.invoke(FunctionName="echo", Payload=json_string_of(6_100_000))
+    assert "FunctionError" not in response  # under 6 MB: moto's own check refused it
+    moto_gaps.install_lambda_runtime({"echo": lambda event, context: event + "x"})  # one byte over
+    response = lam.invoke(FunctionName="echo", Payload=json_string_of(6_291_456))
+    assert response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read()) == {
+        "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+        "errorType": "Function.ResponseSizeTooLarge"}
+
+
+# ---- Limits: Step Functions' 256 KB ------------------------------------------------------------------------------
+
+QUOTA = 262_144
+
+
+def pass_with_output_of(size: int) -> dict[str, Any]:
+    """A Pass state whose output serialises (as moto's engine does) to exactly `size` bytes."""
+    overhead = len(json.dumps({"a": ""}))
+    return {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"a": "x" * (size - overhead)}, "End": True}}}
+
+
+def big_result_machine(arn: str, catch: list[str]) -> dict[str, Any]:
+    return {"StartAt": "Big", "States": {
+        "Big": {"Type": "Task", "Resource": arn, "Next": "Done",
+                "Catch": [{"ErrorEquals": catch, "ResultPath": "$.error", "Next": "Caught"}]},
+        "Caught": {"Type": "Pass", "End": True}, "Done": {"Type": "Pass", "End": True}}}
+
+
+def test_gap_step_functions_refuse_the_quota_and_catch_data_limit_with_states_all(plain: None) -> None:
+    assert run_execution(pass_with_output_of(QUOTA))["status"] == "FAILED"  # AWS allows 262,144 bytes
+    arn = create_function("big")
+    moto_gaps.install_lambda_runtime({"big": lambda event, context: {"blob": "x" * 300_000}})
+    caught = run_execution(big_result_machine(arn, ["States.ALL"]))
+    assert caught["status"] == "SUCCEEDED"  # AWS documents States.ALL as not catching it
+    assert json.loads(caught["output"])["error"]["Error"] == "States.DataLimitExceeded"
+    moto_gaps.uninstall()
+
+
+def test_state_limits_allow_the_quota_and_fail_past_it(patched: None) -> None:
+    limits.install_state_limits()
+    assert run_execution(pass_with_output_of(QUOTA))["status"] == "SUCCEEDED"
+    failed = run_execution(pass_with_output_of(QUOTA + 1))
+    assert (failed["status"], failed["error"]) == ("FAILED", "States.DataLimitExceeded")
+    assert failed["cause"] == "The state/task 'P' returned a result with a size exceeding the maximum number of bytes service limit."
+
+
+def test_state_limits_make_data_limit_exceeded_terminal_for_states_all(patched: None) -> None:
+    arn = create_function("big")
+    moto_gaps.install_lambda_runtime({"big": lambda event, context: {"blob": "x" * 300_000}})
+    limits.install_state_limits()
+    uncaught = run_execution(big_result_machine(arn, ["States.ALL"]))
+    assert (uncaught["status"], uncaught["error"]) == ("FAILED", "States.DataLimitExceeded")
+    assert uncaught["cause"] == (f"The state/task '{arn}' returned a result with a size exceeding the maximum "
+                                 "number of bytes service limit.")
+    caught = run_execution(big_result_machine(arn, ["States.DataLimitExceeded"]))
+    assert caught["status"] == "SUCCEEDED"
+    assert json.loads(caught["output"])["error"]["Error"] == "States.DataLimitExceeded"
+
+
+def test_state_limits_check_a_task_input_after_parameters_and_a_map_result(patched: None) -> None:
+    arn = create_function("small")
+    moto_gaps.install_lambda_runtime({"small": lambda event, context: {"ok": True}})
+    doubled = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": arn, "End": True,
+                                                "Parameters": {"a.$": "$.blob", "b.$": "$.blob"}}}}
+    mapped = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items", "ResultPath": None, "End": True,
+        "ItemProcessor": {"StartAt": "Grow", "States": {"Grow": {"Type": "Pass", "Result": {
+            "blob": "x" * 100_000}, "End": True}}}}}}  # three small items, a 300 KB result, discarded
+    blob = "x" * 150_000
+    assert run_execution(doubled, {"blob": blob})["status"] == "SUCCEEDED"  # plain moto: 300 KB passed on
+    assert run_execution(mapped, {"items": [1, 2, 3]})["status"] == "SUCCEEDED"
+    limits.install_state_limits()
+    for definition, execution_input, state in ((doubled, {"blob": blob}, "T"), (mapped, {"items": [1, 2, 3]}, "M")):
+        failed = run_execution(definition, execution_input)
+        assert (failed["status"], failed["error"]) == ("FAILED", "States.DataLimitExceeded"), state
+        assert failed["cause"].startswith(f"The state/task '{state}' returned a result with a size exceeding")
+
+
+def callback_machine(arn: str) -> str:
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(name=f"m{time.monotonic_ns()}", roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+                                       definition=json.dumps({"StartAt": "W", "States": {"W": {
+                                           "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                                           "Parameters": {"FunctionName": arn, "Payload": {"token.$": "$$.Task.Token"}},
+                                           "TimeoutSeconds": 20, "End": True}}}))["stateMachineArn"]
+    return sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+
+
+def test_gap_send_task_success_takes_any_output(plain: None) -> None:
+    tokens: list[str] = []
+    arn = create_function("start_job")
+    moto_gaps.install_lambda_runtime({"start_job": lambda event, context: tokens.append(event["token"]) or {}})
+    callback_machine(arn)
+    until(lambda: tokens)
+    client("stepfunctions").send_task_success(taskToken=tokens[0], output=json_string_of(QUOTA + 1))
+    moto_gaps.uninstall()
+
+
+def test_state_limits_refuse_a_send_task_success_output_over_the_quota(patched: None) -> None:
+    tokens: list[str] = []
+    arn = create_function("start_job")
+    moto_gaps.install_lambda_runtime({"start_job": lambda event, context: tokens.append(event["token"]) or {}})
+    limits.install_state_limits()
+    execution = callback_machine(arn)
+    until(lambda: tokens)
+    sfn = client("stepfunctions")
+    with pytest.raises(ClientError) as refused:
+        sfn.send_task_success(taskToken=tokens[0], output=json_string_of(QUOTA + 1))
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "Member must have length less than or equal to 262144" in refused.value.response["Error"]["Message"]
+    sfn.send_task_success(taskToken=tokens[0], output=json_string_of(QUOTA))  # the task still waits; this fits
+    described = until(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d)
+    assert described["status"] == "SUCCEEDED" and "x" * (QUOTA - 2) in described["output"]
+
+
+# ---- Limits: SQS → Lambda polling ------------------------------------------------------------------------------
+
+def queue_with_dlq(visibility_timeout: int, max_receives: int) -> tuple[str, str, str]:
+    sqs = client("sqs")
+    dlq = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName="jobs", Attributes={
+        "VisibilityTimeout": str(visibility_timeout),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)})})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return queue, dlq, arn
+
+
+def send_batch(queue: str, bodies: list[str]) -> None:
+    client("sqs").send_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "MessageBody": b}
+                                                              for i, b in enumerate(bodies)])
+
+
+def failing_consumer(batches: list[list[tuple[str, str]]], fail: set[str]) -> Callable[[dict[str, Any], Any], Any]:
+    """Records (body, receive count) per batch and reports the bodies in `fail` as batch item failures."""
+    def consume(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        records = event["Records"]
+        batches.append([(r["body"], r["attributes"]["ApproximateReceiveCount"]) for r in records])
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["body"] in fail]}
+    return consume
+
+
+def messages_in(queue: str) -> int:
+    attributes = client("sqs").get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+    return sum(int(v) for v in attributes["Attributes"].values())
+
+
+def test_gap_sqs_mapping_delivers_one_message_at_a_time_and_ignores_failures(patched: None) -> None:
+    batches: list[list[tuple[str, str]]] = []
+    queue, dlq, arn = queue_with_dlq(1, 2)
+    create_function("consume")
+    moto_gaps.install_lambda_runtime({"consume": failing_consumer(batches, {"b"})})
+    client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName="consume", BatchSize=10,
+                                                 FunctionResponseTypes=["ReportBatchItemFailures"])
+    send_batch(queue, ["a", "b", "c"])
+    assert batches == [[("a", "1")], [("b", "1")], [("c", "1")]]  # inside SendMessage, one by one
+    assert messages_in(queue) == 0 and messages_in(dlq) == 0  # "b" reported failed, deleted all the same
+
+
+def test_sqs_polling_batches_keeps_failures_redelivers_them_and_moves_them_to_the_dlq(patched: None) -> None:
+    batches: list[list[tuple[str, str]]] = []
+    queue, dlq, arn = queue_with_dlq(1, 2)
+    create_function("consume")
+    moto_gaps.install_lambda_runtime({"consume": failing_consumer(batches, {"b"})})
+    limits.install_sqs_polling()
+    send_batch(queue, ["a", "b", "c"])
+    assert batches == []  # nothing runs inside SendMessage
+    client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName="consume", BatchSize=10,
+                                                 FunctionResponseTypes=["ReportBatchItemFailures"])
+    until(lambda: batches)
+    assert batches[0] == [("a", "1"), ("b", "1"), ("c", "1")]  # one batch
+    time.sleep(0.6)
+    assert len(batches) == 1 and messages_in(queue) == 1  # "b" is invisible for the visibility timeout
+    until(lambda: len(batches) == 2, timeout=5)
+    assert batches[1] == [("b", "2")]
+    dead = until(lambda: client("sqs").receive_message(QueueUrl=dlq).get("Messages"), timeout=5)
+    assert [m["Body"] for m in dead] == ["b"] and messages_in(queue) == 0 and len(batches) == 2
+
+
+def test_sqs_polling_keeps_the_whole_batch_after_an_unhandled_error(patched: None) -> None:
+    batches: list[list[str]] = []
+
+    def flaky(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        batches.append([r["body"] for r in event["Records"]])
+        if len(batches) == 1:
+            raise Failing("the first delivery breaks")
+        return {"batchItemFailures": []}
+
+    queue, _, arn = queue_with_dlq(1, 5)
+    create_function("consume")
+    moto_gaps.install_lambda_runtime({"consume": flaky})
+    limits.install_sqs_polling()
+    send_batch(queue, ["a", "b"])
+    client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName="consume", BatchSize=10,
+                                                 FunctionResponseTypes=["ReportBatchItemFailures"])
+    until(lambda: len(batches) == 2, timeout=5)
+    assert sorted(batches[0]) == sorted(batches[1]) == ["a", "b"]
+    until(lambda: messages_in(queue) == 0)
+    moto_gaps.uninstall()
+    assert not [t for t in __import__("threading").enumerate() if t.name.startswith("esm-")]
+
+
+def test_batch_item_failures_are_read_as_lambda_reads_them() -> None:
+    batch = ["m1", "m2"]
+    assert limits.failed_message_ids(b'{"batchItemFailures": [{"itemIdentifier": "m2"}]}', batch) == {"m2"}
+    assert limits.failed_message_ids(b'{"batchItemFailures": []}', batch) == set()
+    assert limits.failed_message_ids(b"null", batch) == set()
+    assert limits.failed_message_ids(b'{"batchItemFailures": [{"itemIdentifier": ""}]}', batch) == set(batch)
+    assert limits.failed_message_ids(b'{"batchItemFailures": [{"itemIdentifier": "m9"}]}', batch) == set(batch)
+    assert limits.failed_message_ids(b"not json", batch) == set(batch)
+
+
+# ---- Limits: S3 keys in EventBridge events -----------------------------------------------------------------------
+
+def uploaded_key(name: str) -> str:
+    received: list[dict[str, Any]] = []
+    moto_gaps.install_event_delivery()
+    make_upload_path(lambda event, context: received.append(event) or {"batchItemFailures": []})
+    client("s3").put_object(Bucket="media", Key=name, Body=b"RIFF")
+    until(lambda: received)
+    return json.loads(received[0]["Records"][0]["body"])["detail"]["object"]["key"]
+
+
+def test_gap_s3_eventbridge_events_carry_the_raw_key(patched: None) -> None:
+    assert uploaded_key("uploads/café + notes (1).wav") == "uploads/café + notes (1).wav"
+
+
+def test_s3_event_keys_are_encoded_as_s3_encodes_them(patched: None) -> None:
+    limits.install_s3_event_keys()
+    assert uploaded_key("uploads/café + notes (1).wav") == "uploads/caf%C3%A9+%2B+notes+%281%29.wav"
