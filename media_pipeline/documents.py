@@ -19,7 +19,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from media_pipeline.errors import MediaRejected, PipelineError, ThrottledError, TransientError
+from media_pipeline.errors import STALE_TOKEN_CODES, MediaRejected, PipelineError, ThrottledError, TransientError, aws_error
 
 TEXT_LAYER = "text_layer"
 TEXTRACT = "textract"
@@ -48,7 +48,7 @@ _THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", 
                "TooManyRequestsException", "RequestLimitExceeded"}
 _REJECTING = {"UnsupportedDocumentException", "BadDocumentException", "DocumentTooLargeException",
               "InvalidS3ObjectException", "InvalidParameterException"}
-_STALE_TOKEN = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
+_STALE_TOKEN = STALE_TOKEN_CODES
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -492,7 +492,7 @@ def resume_execution(media_id: str, job_id: str, status: str, cause: str | None 
             sfn.send_task_failure(taskToken=token, error="TEXTRACT_JOB_FAILED", cause=reason[:32000])
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in _STALE_TOKEN:
-            raise
+            raise aws_error(exc, "STATES", "SendTaskSuccess" if outcome == "success" else "SendTaskFailure") from exc
         outcome = "stale-token"
     jobs.delete_task_token(TOKEN_KIND, media_id)
     return outcome

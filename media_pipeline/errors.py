@@ -50,6 +50,33 @@ class TransientError(PipelineError):
     code = "TRANSIENT"
 
 
+_THROTTLING_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException",
+                     "ProvisionedThroughputExceededException", "RequestLimitExceeded", "SlowDown"}
+_UNAVAILABLE_CODES = {"InternalFailureException", "InternalServerError", "InternalServerException",
+                      "ServiceUnavailable", "ServiceUnavailableException"}
+# A task token whose task is over: Step Functions no longer waits on it.
+STALE_TOKEN_CODES = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
+
+
+def aws_error(exc: Exception, prefix: str, action: str) -> PipelineError:
+    """A failed AWS call as a typed failure: <PREFIX>_THROTTLED and <PREFIX>_UNAVAILABLE are retried by the state
+    machine; <PREFIX>_ACCESS_DENIED and <PREFIX>_REQUEST_FAILED are caught into a FAILED manifest."""
+    if isinstance(exc, PipelineError):
+        return exc
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error", {})
+    code = str(error.get("Code", ""))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    message = f"{action}: {code or type(exc).__name__}: {error.get('Message') or exc}"
+    if code in _THROTTLING_CODES:
+        return ThrottledError(message, code=f"{prefix}_THROTTLED")
+    if code in _UNAVAILABLE_CODES or status >= 500 or not response:  # no response: the connection failed
+        return TransientError(message, code=f"{prefix}_UNAVAILABLE")
+    if code in ("AccessDeniedException", "AccessDenied"):
+        return PipelineError(message, code=f"{prefix}_ACCESS_DENIED")
+    return PipelineError(message, code=f"{prefix}_REQUEST_FAILED")
+
+
 _STATES_ERRORS = {
     "States.Timeout": "TIMEOUT",
     "States.HeartbeatTimeout": "TIMEOUT",

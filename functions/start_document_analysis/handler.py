@@ -41,13 +41,10 @@ def start(task_token: str, media: dict[str, Any], document: dict[str, Any]) -> d
     metrics.add_metric(name="TextractJobsStarted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="TextractAsyncPages", unit=MetricUnit.Count, value=len(document.get("ocr_pages") or []))
     logger.info("textract job started", extra={"job_id": job_id, "ocr_pages": len(document.get("ocr_pages") or [])})
-    # A retry of this state may get back a job that already finished, whose notification resumed nobody.
-    try:
-        status, message = documents.job_status(job_id)
-    except PipelineError as exc:
-        logger.warning("could not read the job's status; its notification will resume the execution",
-                       extra={"job_id": job_id, "error": exc.code})
-        return {"job_id": job_id, "status": "UNKNOWN", "resumed": None}
+    # A retry of this state may get back a job that already finished, whose notification resumed nobody and
+    # never will. An error reading its status or resuming must fail the step (Retry/Catch see it): swallowed, the
+    # execution would wait out the task's whole timeout.
+    status, message = documents.job_status(job_id)
     resumed = documents.resume_execution(media_id, job_id, status, message) if status in FINISHED else None
     return {"job_id": job_id, "status": status, "resumed": resumed}
 

@@ -8,6 +8,7 @@ from urllib.parse import quote_plus
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.stub import Stubber
 
 from tests.conftest import BUCKET, TABLE
 from tests.document_factory import image_bytes, text_pdf
@@ -309,6 +310,98 @@ def test_start_transcription_stores_the_token_and_names_the_job(recorder):
     assert second["started"] is False
     assert len(boto3.client("transcribe").list_transcription_jobs()["TranscriptionJobSummaries"]) == 1
     assert recorder.calls and recorder.calls[-1][1]["taskToken"] == "token-2"
+
+
+JOB = f"media-{MEDIA_ID}-0"
+
+
+def retried_start(aws, job: dict | None) -> tuple[Stubber, Stubber]:
+    """A retry of StartTranscription: Transcribe (under Stubber) answers ConflictException, then `job`."""
+    from media_pipeline import aws as clients
+
+    transcribe = boto3.client("transcribe", region_name="us-east-1")
+    states = boto3.client("stepfunctions", region_name="us-east-1")
+    clients._clients[("transcribe", None)] = transcribe
+    clients._clients[("stepfunctions", None)] = states
+    transcribe_stub, states_stub = Stubber(transcribe), Stubber(states)
+    transcribe_stub.add_client_error("start_transcription_job", service_error_code="ConflictException",
+                                     service_message="The requested job name already exists.")
+    if job is not None:
+        response = {"TranscriptionJob": {"TranscriptionJobName": JOB, **job}}
+        transcribe_stub.add_response("get_transcription_job", response, {"TranscriptionJobName": JOB})
+    return transcribe_stub, states_stub
+
+
+def start_retry(token: str = "token-2") -> dict:
+    from functions.start_transcription.handler import handler
+
+    event = {"task_token": token, "media": media(), "part": {"bucket": BUCKET, "key": "uploads/a.wav"}, "index": 0}
+    return handler(event, LambdaContext())
+
+
+def transcribe_token() -> dict | None:
+    key = {"pk": {"S": f"TOKEN#transcribe#{JOB}"}, "sk": {"S": "TOKEN"}}
+    return boto3.client("dynamodb").get_item(TableName=TABLE, Key=key).get("Item")
+
+
+def test_a_retry_finding_a_failed_job_fails_the_task_with_transcribes_reason(aws):
+    transcribe_stub, states_stub = retried_start(aws, {"TranscriptionJobStatus": "FAILED",
+                                                       "FailureReason": "Unsupported audio format."})
+    states_stub.add_response("send_task_failure", {}, {"taskToken": "token-2", "error": "TRANSCRIBE_JOB_FAILED",
+                                                       "cause": "Unsupported audio format."})
+    with transcribe_stub, states_stub:
+        assert start_retry() == {"job_name": JOB, "started": False, "outcome": "failure"}
+    states_stub.assert_no_pending_responses()
+    assert transcribe_token() is None  # used once
+
+
+def test_a_retry_finding_a_finished_job_resumes_the_execution_with_its_transcript(aws):
+    transcribe_stub, states_stub = retried_start(aws, {"TranscriptionJobStatus": "COMPLETED", "LanguageCode": "en-US"})
+    output = {"job_name": JOB, "transcript_key": f"results/{MEDIA_ID}/transcribe-0.json", "language": "en-US",
+              "warnings": []}
+    states_stub.add_response("send_task_success", {}, {"taskToken": "token-2", "output": json.dumps(output)})
+    with transcribe_stub, states_stub:
+        assert start_retry()["outcome"] == "success"
+    states_stub.assert_no_pending_responses()
+    assert transcribe_token() is None
+
+
+def test_a_retry_finding_a_running_job_waits_for_its_event_with_the_new_token(aws):
+    transcribe_stub, states_stub = retried_start(aws, {"TranscriptionJobStatus": "IN_PROGRESS"})
+    with transcribe_stub, states_stub:  # no Step Functions call is stubbed: none may be made
+        assert start_retry()["outcome"] == "running"
+    assert transcribe_token()["task_token"]["S"] == "token-2"
+
+
+def test_a_retry_whose_task_is_already_over_is_not_an_error(aws):
+    transcribe_stub, states_stub = retried_start(aws, {"TranscriptionJobStatus": "COMPLETED", "LanguageCode": "en-US"})
+    states_stub.add_client_error("send_task_success", service_error_code="TaskTimedOut", service_message="timed out")
+    with transcribe_stub, states_stub:
+        assert start_retry()["outcome"] == "stale-token"
+    assert transcribe_token() is None
+
+
+@pytest.mark.parametrize("service, code, expected", [
+    ("transcribe", "AccessDeniedException", "TRANSCRIBE_ACCESS_DENIED"),
+    ("transcribe", "LimitExceededException", "TRANSCRIBE_THROTTLED"),
+    ("stepfunctions", "AccessDeniedException", "STATES_ACCESS_DENIED"),
+    ("stepfunctions", "ThrottlingException", "STATES_THROTTLED"),
+])
+def test_a_retry_that_cannot_read_or_resume_the_job_fails_the_step(aws, service, code, expected):
+    """Never swallowed: the state's Retry (throttling) or Catch (a missing grant) must see it."""
+    from media_pipeline.errors import PipelineError, ThrottledError
+
+    job = {"TranscriptionJobStatus": "COMPLETED", "LanguageCode": "en-US"} if service == "stepfunctions" else None
+    transcribe_stub, states_stub = retried_start(aws, job)
+    if service == "transcribe":
+        transcribe_stub.add_client_error("get_transcription_job", service_error_code=code, service_message="no")
+    else:
+        states_stub.add_client_error("send_task_success", service_error_code=code, service_message="no")
+    with transcribe_stub, states_stub, pytest.raises(PipelineError) as caught:
+        start_retry()
+    assert caught.value.code == expected
+    assert isinstance(caught.value, ThrottledError) == expected.endswith("_THROTTLED")
+    assert transcribe_token()["task_token"]["S"] == "token-2"  # kept for the retry or the job's event
 
 
 def test_callback_resumes_with_the_transcript_location(recorder):

@@ -491,6 +491,51 @@ def test_a_retried_start_whose_job_already_finished_resumes_the_execution(env, t
     assert textract.count("start_document_text_detection") == 1
 
 
+def stubbed_start(state: dict) -> tuple[Any, Stubber]:
+    """A real Textract client under Stubber whose StartDocumentTextDetection returns the retried job."""
+    real = boto3.client("textract", region_name="us-east-1")
+    stubber = Stubber(real)
+    stubber.add_response("start_document_text_detection", {"JobId": "job-1"}, {
+        "DocumentLocation": {"S3Object": {"Bucket": BUCKET, "Name": f"results/{MEDIA_ID}/ocr-input.pdf"}},
+        "ClientRequestToken": MEDIA_ID, "JobTag": MEDIA_ID,
+        "NotificationChannel": {"SNSTopicArn": TOPIC, "RoleArn": ROLE}})
+    use("textract", real)
+    return real, stubber
+
+
+def test_a_retried_start_that_may_not_read_the_job_fails_the_step(env, textract, sfn):
+    """Swallowed, the error would leave the execution waiting its whole timeout for a notification already sent."""
+    state = scanned_state(textract)
+    _, stubber = stubbed_start(state)
+    stubber.add_client_error("get_document_text_detection", service_error_code="AccessDeniedException",
+                             service_message="User is not authorized to perform: textract:GetDocumentTextDetection",
+                             http_status_code=400, expected_params={"JobId": "job-1", "MaxResults": 1})
+    with stubber, pytest.raises(PipelineError) as caught:
+        start(state, token="token-2")
+    stubber.assert_no_pending_responses()
+    assert caught.value.code == "TEXTRACT_ACCESS_DENIED"
+    assert "GetDocumentTextDetection: AccessDeniedException" in caught.value.reason
+    assert sfn.calls == [] and token_item()["task_token"]["S"] == "token-2"
+
+
+def test_a_retried_start_that_may_not_resume_the_execution_fails_the_step(env, textract):
+    state = scanned_state(textract)
+    _, textract_stubber = stubbed_start(state)
+    textract_stubber.add_response("get_document_text_detection", {"JobStatus": "SUCCEEDED"},
+                                  {"JobId": "job-1", "MaxResults": 1})
+    states = use("stepfunctions", boto3.client("stepfunctions", region_name="us-east-1"))
+    states_stubber = Stubber(states)
+    states_stubber.add_client_error("send_task_success", service_error_code="AccessDeniedException",
+                                    service_message="not authorized to perform: states:SendTaskSuccess",
+                                    expected_params={"taskToken": "token-2",
+                                                     "output": json.dumps({"job_id": "job-1", "status": "SUCCEEDED"})})
+    with textract_stubber, states_stubber, pytest.raises(PipelineError) as caught:
+        start(state, token="token-2")
+    states_stubber.assert_no_pending_responses()
+    assert caught.value.code == "STATES_ACCESS_DENIED" and "SendTaskSuccess" in caught.value.reason
+    assert token_item() is not None  # kept: a later attempt can still resume with it
+
+
 def test_start_needs_the_notification_channel(env, textract, monkeypatch):
     state = scanned_state(textract)
     monkeypatch.delenv("TEXTRACT_SNS_TOPIC_ARN")
