@@ -15,6 +15,17 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | ECS RunTask records a task but runs nothing                     | `install_task_runner`: a registered runner is started  |
 | Step Functions in a moto server calls localhost:$MOTO_PORT      | `start_server` sets MOTO_PORT to the server's port     |
 | SendTaskFailure drops its cause                                 | `install_task_callbacks`: the cause reaches the state  |
+| Lambda handlers run without their configured Timeout            | `limits.install_lambda_limits`: Sandbox.Timedout       |
+| Invoke has no 6 MB request limit (1 MB async); the response     | `limits.install_lambda_limits`: 413 before the run,    |
+| limit is checked with sys.getsizeof against 6,000,000           | Function.ResponseSizeTooLarge past 6,291,456 bytes     |
+| Step Functions: 262,144 bytes refused, no check of a Task's     | `limits.install_state_limits`: States.DataLimitExceeded|
+| input after Parameters or a Map/Parallel result, States.ALL     | there too, not matched by States.ALL; SendTaskSuccess  |
+| catches DataLimitExceeded, SendTaskSuccess takes any output     | output over 262,144 bytes is a ValidationException     |
+| SQS event source mappings deliver inside SendMessage, one       | `limits.install_sqs_polling`: a poller per mapping,    |
+| message a batch, ignore batchItemFailures, never redeliver      | batches, visibility timeout, partial failures, DLQ     |
+| S3's EventBridge events carry the key unencoded                 | `limits.install_s3_event_keys`: encoded as S3 does     |
+| No IAM: every caller may do anything (and a missing key is 404) | `iam.install` + `install_principals`: each call is     |
+|                                                                 | authorized as its role from the synthesized template   |
 
 Everything here patches moto's models or response classes (never the pipeline's handlers), so the code that runs
 in AWS runs unchanged against the emulator. Each install_* call is idempotent; `uninstall()` restores moto.
@@ -32,6 +43,8 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
+
+from media_pipeline.local import iam
 
 MOTO_VERSION = "5.2.5"
 
@@ -71,6 +84,9 @@ def _patch(owner: Any, attr: str, replacement: Any) -> Any:
 
 def uninstall() -> None:
     """Restore moto's own code and forget handlers, engines and runners (tests show the gaps this way)."""
+    from media_pipeline.local import limits
+
+    limits.reset()  # the pollers stop before the code they call is restored
     with _lock:
         for owner, attr, own, _ in _patches.values():
             if own is _MISSING:
@@ -84,14 +100,20 @@ def uninstall() -> None:
 
 
 def wait_for_background_work(timeout: float = 60.0) -> None:
-    """Join the worker threads started for asynchronous services (tests; a clean shutdown)."""
+    """Join the worker threads started for asynchronous services and let the SQS pollers deliver the messages
+    that are due (tests; a clean shutdown)."""
+    from media_pipeline.local import limits
+
     deadline = time.monotonic() + timeout
     while True:
         with _lock:
             alive = [t for t in _threads if t.is_alive()]
             _threads[:] = alive
         if not alive:
-            return
+            if limits.pollers_idle() or time.monotonic() >= deadline:
+                return
+            time.sleep(0.02)
+            continue
         alive[0].join(max(0.0, deadline - time.monotonic()))
         if time.monotonic() >= deadline:
             return
@@ -150,6 +172,12 @@ def lambda_error_payload(exc: BaseException) -> dict[str, Any]:
             "stackTrace": traceback.format_tb(exc.__traceback__)}
 
 
+def _call_handler(fn: Any, handler: LambdaHandler, event: Any, context: LambdaContext) -> Any:
+    """The one call of a registered handler: what scopes an invocation wraps it here (it may run on a thread)."""
+    with iam.acting_as(fn.role):  # the function's execution role makes its calls
+        return handler(event, context)
+
+
 def _run_handler(fn: Any, handler: LambdaHandler, event: Any) -> tuple[bytes, bool]:
     """(payload, errored) for one invocation of a registered handler."""
     context = LambdaContext(
@@ -157,8 +185,13 @@ def _run_handler(fn: Any, handler: LambdaHandler, event: Any) -> tuple[bytes, bo
         memory_limit_in_mb=int(fn.memory_size or 128), timeout_seconds=float(fn.timeout or 3),
         log_group_name=f"/aws/lambda/{fn.function_name}",
         log_stream_name=f"{_dt.date.today():%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}")
+    from media_pipeline.local import limits
+
     try:
-        result = handler(event, context)
+        result = limits.run_with_timeout(lambda: _call_handler(fn, handler, event, context), context)
+    except limits.LambdaTimeout as timeout:
+        log.info("function %s timed out after %.2f s", fn.function_name, context.timeout_seconds)
+        return json.dumps(timeout.payload()).encode(), True
     except Exception as exc:  # noqa: BLE001 - an unhandled error is the function's result, as in Lambda
         log.info("function %s raised %s: %s", fn.function_name, type(exc).__name__, exc)
         return json.dumps(lambda_error_payload(exc)).encode(), True
@@ -459,7 +492,10 @@ def _run_text_detection(backend: Any, job: Any, document: bytes, tag: str | None
         job.job.update({"JobStatus": "FAILED", "StatusMessage": str(exc), "Blocks": [],
                         "DocumentMetadata": {"Pages": 0}})
     channel = job.notification_channel or {}
-    if channel.get("SNSTopicArn"):
+    if channel.get("SNSTopicArn") and not iam.service_may(
+            channel.get("RoleArn"), "textract.amazonaws.com", iam.Request("sns:Publish", channel["SNSTopicArn"])):
+        log.warning("Textract could not publish job %s's completion through role %s", job.job_id, channel.get("RoleArn"))
+    elif channel.get("SNSTopicArn"):
         s3_object = location.get("S3Object") or {}
         message = {"JobId": job.job_id, "Status": job.job["JobStatus"], "API": "StartDocumentTextDetection",
                    "JobTag": tag or "", "Timestamp": int(time.time() * 1000),
@@ -622,7 +658,8 @@ def _run_task_process(task: Any, task_definition: Any, runner: TaskRunner) -> No
     exit_code: int | None = 1
     reason = "Essential container in task exited"
     try:
-        started = runner(_task_environment(task, task_definition))
+        with iam.acting_as(getattr(task_definition, "task_role_arn", None)):  # the task role makes its calls
+            started = runner(_task_environment(task, task_definition))
         exit_code = started.wait() if hasattr(started, "wait") else (started if isinstance(started, int) else 0)
     except Exception as exc:  # noqa: BLE001 - the task stops, as a crashed container would
         log.exception("task %s could not run", task.task_arn)
@@ -688,6 +725,24 @@ def install_task_runner(runners: Mapping[str, TaskRunner]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Principals: Step Functions' engine calls other services as the state machine's role.
+# --------------------------------------------------------------------------------------------------------------
+
+def install_principals() -> None:
+    """An execution's service integrations (Lambda invoke, ECS RunTask, aws-sdk calls) act as the state
+    machine's role, as in AWS; the engine's threads inherit it (iam.acting_as)."""
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    start = _patch(Execution, "start", None)
+
+    def start_as_role(self: Any) -> None:
+        with iam.acting_as(self.role_arn):
+            start(self)
+
+    Execution.start = start_as_role  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The emulator as a server (separate processes, such as the video worker, reach it over HTTP).
 # --------------------------------------------------------------------------------------------------------------
 
@@ -734,6 +789,9 @@ def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcri
     install_event_delivery()
     install_ai_engines(transcribe=transcribe, textract=textract, bedrock=bedrock)
     install_task_runner(task_runners or {})
+    from media_pipeline.local import limits
+
+    limits.install_limits()
 
 
 __all__ = [

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from media_pipeline.local import moto_gaps
+from media_pipeline.local import deployment, iam, limits, moto_gaps
 from media_pipeline.pipeline_results import PipelineResults
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +48,38 @@ FUNCTIONS = ("ingest", "start_transcription", "transcribe_callback", "process_tr
              "probe_media", "extract_media")
 WORKER_FAMILY = "media-worker"
 WORKER_CONTAINER = "media-worker"
+INGEST_VISIBILITY_TIMEOUT = 960  # seconds, as deployed (six times the ingest function's timeout)
+INGEST_QUEUE = "media-pipeline-ingest"
+INGEST_DLQ = "media-pipeline-ingest-dlq"
+TEXTRACT_TOPIC = "media-pipeline-textract"
+CLUSTER = "media-pipeline"
+
+# The template's resources (deployment.json symbols) that the emulated account names itself; every other
+# resource, the roles among them, keeps its symbol as its name.
+TEMPLATE_NAMES: dict[str, str] = {
+    "StorageMediaBucket": BUCKET, "StorageJobsTable": TABLE, "WorkflowStateMachine": STATE_MACHINE_NAME,
+    "IngestQueue": INGEST_QUEUE, "IngestDeadLetterQueue": INGEST_DLQ, "AiServicesTextractTopic": TEXTRACT_TOPIC,
+    "VideoWorkerCluster": CLUSTER, "VideoWorkerTaskDefinition": f"{WORKER_FAMILY}:1",
+}
+
+
+def binding(snapshot: Mapping[str, Any], *, bucket: str = BUCKET, table: str = TABLE) -> deployment.Binding:
+    """The template's symbols bound to the emulated account's names and ARNs."""
+    names = {**TEMPLATE_NAMES, "StorageMediaBucket": bucket, "StorageJobsTable": table,
+             **{spec["symbol"]: name for name, spec in snapshot["functions"].items()}}
+    unknown = sorted(set(names) - set(snapshot["resource_types"]))
+    if unknown:
+        raise KeyError(f"the template has no resources {unknown}: regenerate media_pipeline/local/deployment.json "
+                       "(python -m media_pipeline.local.deployment --write) or update TEMPLATE_NAMES")
+    return deployment.Binding(region=REGION, account=ACCOUNT, names=names, types=dict(snapshot["resource_types"]))
+
+
+def service_role(snapshot: Mapping[str, Any], service: str) -> str:
+    """The template's role that `service` assumes (one per service in this app)."""
+    found = [name for name, role in snapshot["roles"].items() if service in role["trusted_services"]]
+    if len(found) != 1:
+        raise KeyError(f"expected one role trusted by {service} in the template, found {found}")
+    return found[0]
 
 
 def function_arn(name: str) -> str:
@@ -148,7 +180,8 @@ class LocalPipeline:
 
     def __init__(self, *, mode: str = "server", root: Path | str = PROJECT_ROOT, engines: bool = True,
                  worker: str | None = None, environment: Mapping[str, str] | None = None,
-                 warm_engines: bool = False, log_level: str = "WARNING"):
+                 warm_engines: bool = False, log_level: str = "WARNING", enforce_iam: bool = True,
+                 ingest_visibility_timeout: int = INGEST_VISIBILITY_TIMEOUT):
         if mode not in ("server", "mock"):
             raise ValueError("mode is 'server' or 'mock'")
         self.mode = mode
@@ -162,6 +195,10 @@ class LocalPipeline:
         self.bucket, self.table = BUCKET, TABLE
         self.state_machine_arn = ""
         self.substitutions: dict[str, str] = dict(SUBSTITUTIONS)
+        self.enforce_iam = enforce_iam
+        self.ingest_visibility_timeout = ingest_visibility_timeout  # tests shorten the wait for a redelivery
+        self.snapshot = deployment.load()
+        self.binding = binding(self.snapshot, bucket=self.bucket, table=self.table)
         self._server: moto_gaps.EmulatorServer | None = None
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -178,6 +215,7 @@ class LocalPipeline:
 
     def start(self) -> "LocalPipeline":
         moto_gaps.uninstall()
+        iam.uninstall()
         if self.mode == "server":
             self._server = moto_gaps.start_server()
             self.endpoint_url = self._server.endpoint_url
@@ -196,6 +234,7 @@ class LocalPipeline:
     def stop(self) -> None:
         moto_gaps.wait_for_background_work(timeout=10)
         moto_gaps.uninstall()
+        iam.uninstall()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -225,8 +264,8 @@ class LocalPipeline:
             "MAX_MEDIA_BYTES": str(2 * 1024**3), "TRANSCRIBE_LANGUAGE": "auto",
             "BEDROCK_MODEL_ID": MODEL_ID,  # honest: the manifest says the enrichment is extractive
             "ENRICHMENT_MAX_INPUT_TOKENS": "6000", "ENRICHMENT_TOKEN_BUDGET": "200000",
-            "TEXTRACT_SNS_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:media-pipeline-textract",
-            "TEXTRACT_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/media-pipeline-textract",
+            "TEXTRACT_SNS_TOPIC_ARN": self.binding.arn("AiServicesTextractTopic"),
+            "TEXTRACT_ROLE_ARN": self.binding.arn(service_role(self.snapshot, "textract.amazonaws.com")),
             "VIDEO_LAMBDA_MAX_SECONDS": "600",
             "POWERTOOLS_SERVICE_NAME": "media-pipeline", "POWERTOOLS_METRICS_NAMESPACE": "MediaPipeline",
             "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
@@ -266,17 +305,21 @@ class LocalPipeline:
             moto_gaps.install_ai_engines(transcribe=speech.transcribe, textract=ocr.detect_text,
                                          bedrock=extractive.converse)
         moto_gaps.install_task_runner({WORKER_FAMILY: self._run_worker})
+        limits.install_limits()
+        if self.enforce_iam:
+            self._install_iam()
+
+    def _install_iam(self) -> None:
+        """Every role of the template enforced on the calls made as it (docs/local-mode.md, "IAM")."""
+        iam.register_snapshot(self.snapshot, self.binding, token_state_machine=lambda token: self.state_machine_arn or None)
+        iam.install()
+        moto_gaps.install_principals()
 
     # ---- the emulated account ------------------------------------------------------------------------------------
 
     def _build_account(self) -> None:
         env = self.function_environment()
-        iam = self.client("iam")
-        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                                      "Principal": {"Service": "lambda.amazonaws.com"}}]})
-        role = iam.create_role(RoleName="media-pipeline-function", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-        iam.create_role(RoleName="media-pipeline-textract", AssumeRolePolicyDocument=trust)
-        sfn_role = iam.create_role(RoleName="media-pipeline-states", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        self._build_roles()
 
         s3 = self.client("s3")
         s3.create_bucket(Bucket=self.bucket)
@@ -298,15 +341,17 @@ class LocalPipeline:
             archive.writestr("README.txt", "handlers run in-process from functions/<name>/handler.py")
         lam = self.client("lambda")
         for name in FUNCTIONS:
-            lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
-                                Code={"ZipFile": code.getvalue()}, Timeout=900, MemorySize=1024,
+            spec = self.snapshot["functions"][name]  # role, timeout and memory as deployed
+            lam.create_function(FunctionName=name, Runtime="python3.12", Role=self.binding.arn(spec["role"]),
+                                Handler="handler.handler", Code={"ZipFile": code.getvalue()},
+                                Timeout=spec["timeout_seconds"], MemorySize=spec["memory_mib"],
                                 Environment={"Variables": {k: v for k, v in env.items() if not k.startswith("AWS_")}})
 
         sqs = self.client("sqs")
         dlq = sqs.create_queue(QueueName="media-pipeline-ingest-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         queue = sqs.create_queue(QueueName="media-pipeline-ingest", Attributes={
-            "VisibilityTimeout": "960",
+            "VisibilityTimeout": str(self.ingest_visibility_timeout),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="ingest", BatchSize=10,
@@ -326,7 +371,16 @@ class LocalPipeline:
 
         definition = resolve_definition(asl_path(self.root).read_text(encoding="utf-8"), self.substitutions)
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
-            name=STATE_MACHINE_NAME, definition=definition, roleArn=sfn_role, type="STANDARD")["stateMachineArn"]
+            name=STATE_MACHINE_NAME, definition=definition, type="STANDARD",
+            roleArn=self.binding.arn(self.snapshot["state_machines"]["WorkflowStateMachine"]["role"]))["stateMachineArn"]
+
+    def _build_roles(self) -> None:
+        """Every role of the template, with its trust policy (its permissions are enforced by `iam`)."""
+        iam_client = self.client("iam")
+        for name, role in self.snapshot["roles"].items():
+            trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                             "Principal": {"Service": role["trusted_services"]}}]}
+            iam_client.create_role(RoleName=self.binding.name(name), AssumeRolePolicyDocument=json.dumps(trust))
 
     def _build_worker(self, env: Mapping[str, str]) -> None:
         ec2 = self.client("ec2")
@@ -337,7 +391,8 @@ class LocalPipeline:
         self.substitutions.update(MediaWorkerSubnet1=subnets[0], MediaWorkerSubnet2=subnets[1],
                                   MediaWorkerSecurityGroupId=group)
         ecs = self.client("ecs")
-        cluster = ecs.create_cluster(clusterName="media-pipeline")["cluster"]["clusterArn"]
+        cluster = ecs.create_cluster(clusterName=CLUSTER)["cluster"]["clusterArn"]
+        roles = self.snapshot["task_definitions"]["VideoWorkerTaskDefinition"]
         worker_env = {k: v for k, v in env.items() if k in ("JOBS_TABLE", "RESULTS_PREFIX", "AWS_REGION",
                                                              "AWS_DEFAULT_REGION", "POWERTOOLS_SERVICE_NAME",
                                                              "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_DISABLED",
@@ -345,7 +400,8 @@ class LocalPipeline:
                       or k.startswith("VIDEO_")}
         definition = ecs.register_task_definition(
             family=WORKER_FAMILY, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="1024",
-            memory="4096", containerDefinitions=[{
+            memory="4096", taskRoleArn=self.binding.arn(roles["task_role"]),
+            executionRoleArn=self.binding.arn(roles["execution_role"]), containerDefinitions=[{
                 "name": WORKER_CONTAINER, "image": "media-worker:local", "essential": True, "memory": 4096,
                 "environment": [{"name": k, "value": v} for k, v in sorted(worker_env.items())]}],
         )["taskDefinition"]["taskDefinitionArn"]
@@ -359,8 +415,15 @@ class LocalPipeline:
         if self.worker == "process":
             env.update({"AWS_ENDPOINT_URL": self.endpoint_url or "", "PATH": os.environ.get("PATH", ""),
                         "PYTHONPATH": str(self.root), "HOME": os.environ.get("HOME", "/tmp")})
+            if os.environ.get(iam.LOG_VARIABLE):
+                env[iam.LOG_VARIABLE] = os.environ[iam.LOG_VARIABLE]
             quiet = self.log_level.upper() not in ("DEBUG", "INFO")
-            return subprocess.Popen([sys.executable, str(script)], env=env, cwd=str(self.root),
+            command = [sys.executable, str(script)]
+            if self.enforce_iam:  # the process acts as the task role, as a Fargate task's SDK would
+                command = [sys.executable, "-m", "media_pipeline.local.principal_process",
+                           "--role", iam.current() or "", "--state-machine", self.state_machine_arn,
+                           "--names", json.dumps(self.binding.names), "--", str(script)]
+            return subprocess.Popen(command, env=env, cwd=str(self.root),
                                     stdout=subprocess.DEVNULL if quiet else sys.stderr, stderr=sys.stderr)
         spec = importlib.util.spec_from_file_location("media_pipeline_local_worker", script)
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
