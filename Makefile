@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test test-fast test-slow synth lint bench clean
+.PHONY: setup demo test test-fast test-slow synth deployment-snapshot iam-report lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-local.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ test-slow: setup
 
 synth: setup  ## synthesize the CDK app into cdk.out/ (no AWS credentials, no Docker)
 	$(PY) app.py
+
+deployment-snapshot: setup  ## the emulator's copy of the template's roles and limits (after changing infra/)
+	$(PY) -m media_pipeline.local.deployment --write
+
+iam-report: setup  ## per role: calls the workflow tests made, denials, grants never used (docs/local-mode.md)
+	mkdir -p .cache && rm -f .cache/iam-decisions.jsonl
+	MEDIA_PIPELINE_IAM_LOG=$(CURDIR)/.cache/iam-decisions.jsonl $(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests/workflow tests/local
+	$(PY) -m media_pipeline.local.iam_report --log .cache/iam-decisions.jsonl
 
 bench: setup  ## benchmarks: offline pipeline overhead and the video worker's memory
 	$(PY) benchmarks/local_pipeline.py

@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import fnmatch
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -116,9 +117,21 @@ def clear_decisions() -> None:
         _decisions.clear()
 
 
+# Set, every decision is also appended to this file as a JSON line (the IAM report reads it).
+LOG_VARIABLE = "MEDIA_PIPELINE_IAM_LOG"
+
+
 def _record(decision: Decision) -> None:
     with _lock:
         _decisions.append(decision)
+    log_file = os.environ.get(LOG_VARIABLE)
+    if log_file:
+        line = json.dumps({"principal": decision.principal, "operation": decision.operation,
+                           "action": decision.request.action, "resource": decision.request.resource,
+                           "context": dict(decision.request.context), "allowed": decision.allowed,
+                           "reason": decision.reason})
+        with open(log_file, "a", encoding="utf-8") as out:  # one short append per line: safe across processes
+            out.write(line + "\n")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from media_pipeline.local import moto_gaps
+from media_pipeline.local import iam, moto_gaps
 from media_pipeline.local.runtime import LocalPipeline
 from tests.document_factory import textract_blocks
 
@@ -59,6 +59,23 @@ def pipeline():
     gone before another test file's moto fixtures start (make test uses xdist's --dist loadfile)."""
     with LocalPipeline(mode="mock", engines=False) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def no_access_denied(request):
+    """Every call made as a role is authorized against the template's policies: a denial fails the test that made
+    it, with the call named (tests that provoke denials on purpose take `expected_denials`)."""
+    iam.clear_decisions()
+    yield
+    if "expected_denials" not in request.fixturenames:
+        denied = [iam.explain(d) for d in iam.denials()]
+        assert not denied, "calls the template's policies do not allow:\n" + "\n".join(denied)
+
+
+@pytest.fixture
+def expected_denials() -> list:
+    """The denials a test provokes on purpose; it asserts on them itself."""
+    return []
 
 
 @pytest.fixture
