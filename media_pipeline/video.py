@@ -33,6 +33,8 @@ PROBE_DECODE_PACKETS = 400
 MAX_DECODE_ERROR_RATIO = 0.5
 
 Source = Union[str, os.PathLike, BinaryIO]
+# Called as work moves on (a block read, a packet decoded, bytes uploaded); it may raise to stop the work.
+Progress = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,10 @@ class S3RangeReader(io.RawIOBase):
     """
 
     def __init__(self, bucket: str, key: str, *, version_id: str | None = None, size: int | None = None,
-                 block_size: int = 4 * 1024 * 1024, max_blocks: int = 4):
+                 block_size: int = 4 * 1024 * 1024, max_blocks: int = 4, on_read: Progress | None = None):
         super().__init__()
         self.bucket, self.key, self.version_id = bucket, key, version_id
+        self.on_read = on_read
         self.block_size, self.max_blocks = block_size, max(1, max_blocks)
         self._blocks: collections.OrderedDict[int, tuple[bytearray, int]] = collections.OrderedDict()
         self._position = 0
@@ -119,6 +122,8 @@ class S3RangeReader(io.RawIOBase):
         self.requests += 1
         self.bytes_fetched += length
         self._blocks[index] = (buffer, length)
+        if self.on_read is not None:
+            self.on_read()
         return view[:length]
 
     def readable(self) -> bool:
@@ -355,7 +360,8 @@ class _FlacPart:
 
 def extract_audio(source: Source, dest_dir: str | os.PathLike, *, sample_rate: int = 16000,
                   max_part_seconds: float = TRANSCRIBE_MAX_SECONDS, max_part_bytes: int = TRANSCRIBE_MAX_BYTES,
-                  on_part: Callable[[AudioPart], None] | None = None) -> AudioExtraction:
+                  on_part: Callable[[AudioPart], None] | None = None,
+                  progress: Progress | None = None) -> AudioExtraction:
     """Decode the first audio stream to mono FLAC at `sample_rate`, packet by packet, into `audio-<n>.flac`.
 
     A part is closed before it would pass `max_part_seconds` or `max_part_bytes`; its `offset_seconds`
@@ -407,6 +413,8 @@ def extract_audio(source: Source, dest_dir: str | os.PathLike, *, sample_rate: i
 
         for packet in container.demux(stream):
             packets += 1
+            if progress is not None:
+                progress()
             frames = _decode(packet)
             if frames is None:
                 result.decode_errors += 1
@@ -447,7 +455,7 @@ class Picture:
     height: int
 
 
-def _frame_at(container: Any, stream: Any, seconds: float) -> Any | None:
+def _frame_at(container: Any, stream: Any, seconds: float, progress: Progress | None = None) -> Any | None:
     """The first frame at or after `seconds` (from the keyframe before it), or the last one before the end."""
     time_base = stream.time_base
     first_pts = stream.start_time or 0
@@ -457,6 +465,8 @@ def _frame_at(container: Any, stream: Any, seconds: float) -> Any | None:
         container.seek(0)
     last = None
     for packet in container.demux(stream):
+        if progress is not None:
+            progress()
         for frame in _decode(packet) or []:
             last = frame
             if frame.time is None or frame.time - float(first_pts * time_base) >= seconds - 1e-3:
@@ -464,9 +474,11 @@ def _frame_at(container: Any, stream: Any, seconds: float) -> Any | None:
     return last
 
 
-def _first_frame(container: Any, stream: Any) -> Any | None:
+def _first_frame(container: Any, stream: Any, progress: Progress | None = None) -> Any | None:
     container.seek(0)
     for packet in container.demux(stream):
+        if progress is not None:
+            progress()
         frames = _decode(packet)
         if frames:
             return frames[0]
@@ -504,7 +516,8 @@ def thumbnail_times(duration_seconds: float, every_seconds: float, max_count: in
 
 
 def thumbnails(source: Source, dest_dir: str | os.PathLike, *, every_seconds: float = 60, max_count: int = 20,
-               max_width: int = 320, on_picture: Callable[[int, Picture], None] | None = None) -> list[Picture]:
+               max_width: int = 320, on_picture: Callable[[int, Picture], None] | None = None,
+               progress: Progress | None = None) -> list[Picture]:
     """JPEGs `thumb-<n>.jpg` spread over the video; none when it has no video stream."""
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
@@ -519,7 +532,7 @@ def thumbnails(source: Source, dest_dir: str | os.PathLike, *, every_seconds: fl
         pictures: list[Picture] = []
         seen: set[float] = set()
         for seconds in thumbnail_times(duration, every_seconds, max_count):
-            frame = _frame_at(container, stream, seconds)
+            frame = _frame_at(container, stream, seconds, progress)
             if frame is None or (frame.time in seen):
                 continue
             seen.add(frame.time)
@@ -535,7 +548,7 @@ def thumbnails(source: Source, dest_dir: str | os.PathLike, *, every_seconds: fl
 
 
 def poster_frame(source: Source, dest: str | os.PathLike, *, at_fraction: float = 0.1,
-                 max_width: int = 1280) -> Picture | None:
+                 max_width: int = 1280, progress: Progress | None = None) -> Picture | None:
     """One JPEG at ~10 % of the duration (past intros and fades), or the first decodable frame."""
     container = _open(source)
     try:
@@ -544,9 +557,9 @@ def poster_frame(source: Source, dest: str | os.PathLike, *, at_fraction: float 
             return None
         duration = _duration(container) or 0.0
         first = float((stream.start_time or 0) * stream.time_base)
-        frame = _frame_at(container, stream, duration * at_fraction) if duration > 0 else None
+        frame = _frame_at(container, stream, duration * at_fraction, progress) if duration > 0 else None
         if frame is None:
-            frame = _first_frame(container, stream)
+            frame = _first_frame(container, stream, progress)
         if frame is None:
             return None
         return _write_jpeg(frame, Path(dest), max_width, first)
@@ -560,12 +573,16 @@ def poster_frame(source: Source, dest: str | os.PathLike, *, at_fraction: float 
 
 def process_video(bucket: str, key: str, media_id: str, *, settings: Any, version_id: str | None = None,
                   size: int | None = None, options: VideoOptions | None = None,
-                  work_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Probe, extract the audio (split for Transcribe), thumbnails and a poster, into results/<id>/video/."""
+                  work_dir: str | os.PathLike | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Probe, extract the audio (split for Transcribe), thumbnails and a poster, into results/<id>/video/.
+
+    `progress` (optional) is called as the work moves on: each block read from S3, each packet decoded and
+    as bytes are uploaded. The Fargate worker's watchdog counts the calls, and stops the work by raising from it.
+    """
     options = options or VideoOptions.from_env()
     out_bucket = settings.media_bucket or bucket
     prefix = f"{settings.results_prefix}{media_id}/video/"
-    source = S3RangeReader(bucket, key, version_id=version_id, size=size)
+    source = S3RangeReader(bucket, key, version_id=version_id, size=size, on_read=progress)
     facts = probe(source)
     warnings = list(facts["warnings"])
     parts: list[dict[str, Any]] = []
@@ -575,19 +592,20 @@ def process_video(bucket: str, key: str, media_id: str, *, settings: Any, versio
         root = Path(scratch)
 
         def store_part(part: AudioPart) -> None:
-            part_key = upload_file(part.path, out_bucket, f"{prefix}audio-{part.index}.flac", "audio/flac")
+            part_key = upload_file(part.path, out_bucket, f"{prefix}audio-{part.index}.flac", "audio/flac", progress)
             part.path.unlink()
             parts.append({"bucket": out_bucket, "key": part_key, "offset_seconds": part.offset_seconds,
                           "duration_seconds": part.duration_seconds})
 
         def store_thumbnail(index: int, picture: Picture) -> None:
-            thumbnail_keys.append(upload_file(picture.path, out_bucket, f"{prefix}thumbnails/thumb-{index}.jpg", "image/jpeg"))
+            thumbnail_keys.append(upload_file(picture.path, out_bucket, f"{prefix}thumbnails/thumb-{index}.jpg",
+                                              "image/jpeg", progress))
             picture.path.unlink()
 
         if facts["has_audio"]:
             extraction = extract_audio(source, root / "audio", sample_rate=options.audio_sample_rate,
                                        max_part_seconds=options.max_part_seconds,
-                                       max_part_bytes=options.max_part_bytes, on_part=store_part)
+                                       max_part_bytes=options.max_part_bytes, on_part=store_part, progress=progress)
             if extraction.decode_errors:
                 warnings.append({"code": "DECODE_ERRORS_SKIPPED",
                                  "message": f"{extraction.decode_errors} damaged audio packets were skipped"})
@@ -596,10 +614,10 @@ def process_video(bucket: str, key: str, media_id: str, *, settings: Any, versio
         if facts["has_video"]:
             thumbnails(source, root / "thumbnails", every_seconds=options.thumbnail_every_seconds,
                        max_count=options.max_thumbnails, max_width=options.thumbnail_max_width,
-                       on_picture=store_thumbnail)
-            poster = poster_frame(source, root / "poster.jpg", max_width=options.poster_max_width)
+                       on_picture=store_thumbnail, progress=progress)
+            poster = poster_frame(source, root / "poster.jpg", max_width=options.poster_max_width, progress=progress)
             if poster is not None:
-                poster_key = upload_file(poster.path, out_bucket, f"{prefix}poster.jpg", "image/jpeg")
+                poster_key = upload_file(poster.path, out_bucket, f"{prefix}poster.jpg", "image/jpeg", progress)
             else:
                 warnings.append({"code": "NO_POSTER_FRAME", "message": "no video frame could be decoded for a poster"})
     return {

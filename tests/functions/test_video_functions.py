@@ -238,6 +238,7 @@ def test_worker_sends_heartbeats_while_it_works(worker_env, clip_bytes, monkeypa
 
     monkeypatch.setattr(worker, "process_video", slow)
     assert worker.main() == 0
+    # Beats are sent only for progress: the real process_video reports it as it reads, decodes and uploads.
     beats = [kwargs for name, kwargs in worker_env.calls if name == "send_task_heartbeat"]
     assert beats and all(b == {"taskToken": "token-1"} for b in beats)
     assert worker_env.calls[-1][0] == "send_task_success"
@@ -270,3 +271,153 @@ def test_worker_without_a_token_prints_the_result(worker_env, clip_bytes, monkey
     assert worker.main() == 0
     assert json.loads(capsys.readouterr().out)["poster_key"] == f"results/{MEDIA_ID}/video/poster.jpg"
     assert worker_env.calls == []
+
+
+def test_worker_reads_the_pinned_version_when_a_newer_one_exists(worker_env, clip_bytes, silent_bytes):
+    from containers.media_worker import worker
+
+    pinned = upload(clip_bytes)  # the version the execution was started for: it has audio
+    newer = upload(silent_bytes)  # uploaded since, under the same key: no audio
+    assert newer["version_id"] != pinned["version_id"]
+    worker_env.env(pinned, MEDIA_VERSION_ID=pinned["version_id"])
+    assert worker.main() == 0
+    output = json.loads(worker_env.calls[-1][1]["output"])
+    assert output["audio"]["parts"][0]["duration_seconds"] == pytest.approx(3.0, abs=0.1)
+    assert output["duration_seconds"] == pytest.approx(3.0, abs=0.1) and output["warnings"] == []
+    # "null" is how States.Format renders the version id of an object in an unversioned bucket: the latest then.
+    worker_env.calls.clear()
+    worker_env.env(pinned, MEDIA_VERSION_ID="null")
+    assert worker.main() == 0
+    assert json.loads(worker_env.calls[-1][1]["output"])["audio"] is None
+
+
+def test_the_fargate_task_is_given_the_pinned_version_id():
+    from pathlib import Path
+
+    asl = json.loads((Path(__file__).parents[2] / "statemachines" / "media_pipeline.asl.json").read_text())
+    [state] = [state for name, state in _all_states(asl) if name == "ExtractMediaOnFargate"]
+    [container] = state["Parameters"]["Overrides"]["ContainerOverrides"]
+    environment = {item["Name"]: item.get("Value.$") for item in container["Environment"]}
+    # States.Format turns a JSON null (no versioning) into "null", which the worker reads as no version.
+    assert environment["MEDIA_VERSION_ID"] == "States.Format('{}', $.media.version_id)"
+    assert "WORKER_STALLED" in state["Retry"][0]["ErrorEquals"]
+
+
+def _all_states(definition: dict):
+    for name, state in definition.get("States", {}).items():
+        yield name, state
+        for branch in state.get("Branches", []):
+            yield from _all_states(branch)
+        for key in ("ItemProcessor", "Iterator"):
+            if key in state:
+                yield from _all_states(state[key])
+
+
+def wait_until(condition, timeout: float = 5.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_a_stalled_worker_stops_beating_and_fails_with_worker_stalled(worker_env, clip_bytes, monkeypatch):
+    from containers.media_worker import worker
+
+    worker_env.env(upload(clip_bytes), HEARTBEAT_SECONDS="0.02", WORKER_STALL_SECONDS="0.25",
+                   WORKER_STOP_GRACE_SECONDS="3")
+    seen: dict = {}
+
+    def beats() -> int:
+        return sum(1 for name, _ in worker_env.calls if name == "send_task_heartbeat")
+
+    def stalling(*args, progress, **kwargs):
+        for _ in range(3):  # progress: each step is followed by a beat
+            before = beats()
+            progress()
+            assert wait_until(lambda: beats() > before)
+        seen["beats_before_stall"] = beats()
+        import time
+
+        time.sleep(0.6)  # stalled: no progress at all
+        seen["beats_after_stall"] = beats()
+        try:
+            progress()  # the work moves again: it learns it was stopped
+        except worker.WorkerStopped as exc:
+            seen["stopped"] = exc.code
+            raise
+        seen["stopped"] = None
+
+    monkeypatch.setattr(worker, "process_video", stalling)
+    assert worker.main() == 1
+    assert seen["beats_before_stall"] >= 3
+    assert seen["beats_after_stall"] == seen["beats_before_stall"]  # no beat during the stall
+    assert seen["stopped"] == "WORKER_STOPPED"  # the work was stopped, not left running
+    name, failure = worker_env.calls[-1]
+    assert name == "send_task_failure" and failure["taskToken"] == "token-1"
+    assert failure["error"] == "WORKER_STALLED" and "made no progress" in failure["cause"]
+    assert [n for n, _ in worker_env.calls].count("send_task_failure") == 1
+    assert not [n for n, _ in worker_env.calls if n == "send_task_success"]
+
+
+def test_a_worker_stuck_in_a_call_still_reports_and_returns(worker_env, clip_bytes, monkeypatch):
+    import threading
+    import time
+
+    from containers.media_worker import worker
+
+    worker_env.env(upload(clip_bytes), HEARTBEAT_SECONDS="0.02", WORKER_STALL_SECONDS="0.1",
+                   WORKER_STOP_GRACE_SECONDS="0.1")
+    release = threading.Event()
+    monkeypatch.setattr(worker, "process_video", lambda *a, **k: release.wait(10))
+    monkeypatch.setattr(worker, "_unfinished", [])
+    began = time.monotonic()
+    try:
+        assert worker.main() == 1
+        assert time.monotonic() - began < 3
+        assert worker_env.calls == [("send_task_failure", worker_env.calls[0][1])]
+        assert worker_env.calls[0][1]["error"] == "WORKER_STALLED"
+        [stuck] = worker._unfinished  # run as a script, the worker then ends its process with os._exit
+        assert stuck.is_alive()
+    finally:
+        release.set()
+
+
+def test_a_worker_whose_task_timed_out_stops_its_work_and_exits_non_zero(worker_env, clip_bytes, monkeypatch):
+    from botocore.stub import Stubber
+
+    from containers.media_worker import worker
+    from media_pipeline import aws as aws_clients
+
+    worker_env.env(upload(clip_bytes), HEARTBEAT_SECONDS="0.02", WORKER_STALL_SECONDS="60")
+    states = boto3.client("stepfunctions", region_name="us-east-1")
+    aws_clients._clients[("stepfunctions", None)] = states
+    stubber = Stubber(states)
+    stubber.add_response("send_task_heartbeat", {}, {"taskToken": "token-1"})
+    stubber.add_client_error("send_task_heartbeat", service_error_code="TaskTimedOut",
+                             service_message="Task Timed Out: 'arn:aws:states:us-east-1:123456789012:execution:x'",
+                             expected_params={"taskToken": "token-1"})
+    seen: dict = {"progress": 0}
+
+    def working(*args, progress, **kwargs):
+        import time
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                progress()
+            except worker.WorkerStopped as exc:
+                seen["stopped"] = exc.code
+                raise
+            seen["progress"] += 1
+            time.sleep(0.002)
+        return {"audio": None, "thumbnail_keys": [], "poster_key": None, "duration_seconds": 0, "warnings": []}
+
+    monkeypatch.setattr(worker, "process_video", working)
+    with stubber:  # no SendTaskSuccess or SendTaskFailure is stubbed: reporting to a dead token would fail here
+        assert worker.main() == 1
+    stubber.assert_no_pending_responses()
+    assert seen["stopped"] == "WORKER_STOPPED" and seen["progress"] > 0
