@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import fnmatch
 import json
 import os
 import re
@@ -616,8 +615,6 @@ def install(thread_inheritance: bool = True) -> None:
         except Exception as exc:
             replaced = _missing_key_as_403(self, role, call, exc)
             if replaced is not None:
-                _record(Decision(role, f"s3:{operation_name}", Request("s3:ListBucket", call.params.get("Bucket", "")),
-                                 True, "403 for a missing key without s3:ListBucket"))
                 raise replaced from None
             raise
 
