@@ -21,6 +21,7 @@ import contextvars
 import json
 import os
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -83,6 +84,7 @@ def forget() -> None:
         _principals.clear()
         _decisions.clear()
         _partition_keys.clear()
+        _caller_roles.clear()
 
 
 def principal_for(role_arn: str | None) -> Principal | None:
@@ -91,6 +93,28 @@ def principal_for(role_arn: str | None) -> Principal | None:
 
 def current() -> str | None:
     return _principal.get()
+
+
+_caller_roles: dict[str, str] = {}
+
+
+def attribute_by_caller(roles: Mapping[str, str]) -> None:
+    """For tests that call handlers directly: a call made from code whose file path contains a key (such as
+    `/functions/ingest/`) acts as that key's role, as if the function's runtime had set it."""
+    _caller_roles.update(roles)
+
+
+def _caller_role() -> str | None:
+    if not _caller_roles:
+        return None
+    frame = sys._getframe(2)
+    while frame is not None:
+        path = frame.f_code.co_filename
+        for fragment, role in _caller_roles.items():
+            if fragment in path:
+                return role
+        frame = frame.f_back
+    return None
 
 
 @contextlib.contextmanager
@@ -568,12 +592,9 @@ def _access_denied(client: Any, operation: str, message: str) -> Exception:
     return client.exceptions.from_code(code)(response, operation)
 
 
-def _make_call(client: Any, operation: str, params: Mapping[str, Any]) -> Call:
+def _make_call(client: Any, role: str, operation: str, params: Mapping[str, Any]) -> Call:
     meta = client.meta
-    account = "123456789012"
-    role = current() or ""
-    if role.startswith("arn:"):
-        account = role.split(":")[4]
+    account = role.split(":")[4] if role.startswith("arn:") else "123456789012"
     return Call(service=meta.service_model.service_name, operation=operation, params=params,
                 region=meta.region_name or "us-east-1", account=account)
 
@@ -602,10 +623,10 @@ def install(thread_inheritance: bool = True) -> None:
         _installed["make_api_call"] = original
 
     def make_api_call(self: Any, operation_name: str, api_params: Mapping[str, Any]) -> Any:
-        role = current()
+        role = current() or _caller_role()
         if role is None or principal_for(role) is None:
             return original(self, operation_name, api_params)
-        call = _make_call(self, operation_name, api_params)
+        call = _make_call(self, role, operation_name, api_params)
         denied = authorize(role, call)
         if denied is not None:
             request, reason = denied

@@ -10,6 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.stub import Stubber
 
+from media_pipeline.local import iam
 from tests.conftest import BUCKET, TABLE
 from tests.document_factory import image_bytes, text_pdf
 from tests.functions.s3_faults import answer_head_object_with
@@ -213,13 +214,15 @@ def test_a_deleted_upload_without_list_bucket_403_fails_with_object_not_found(st
     assert item["status"]["S"] == "FAILED" and item["error_code"]["S"] == "OBJECT_NOT_FOUND"
 
 
-def test_a_deleted_upload_404_fails_with_object_not_found(state_machine):
+def test_a_deleted_upload_fails_with_object_not_found(state_machine):
     key = "uploads/gone talk.wav"
     ingest([s3_event_message(s3_encoded(key))])
     [item] = job_items()
     error = manifest_of(item["media_id"]["S"])["error"]
+    # The ingest role may not list the bucket, so S3 answers 403 rather than 404 (the strict emulator does too).
     assert error == {"code": "OBJECT_NOT_FOUND",
-                     "message": f"s3://{BUCKET}/{key} does not exist: it was deleted before it could be read"}
+                     "message": f"s3://{BUCKET}/{key} does not exist or cannot be read (S3 answers 403 for a missing "
+                                "key when the caller may not list the bucket)"}
 
 
 def test_a_version_that_no_longer_exists_fails_with_object_not_found(state_machine):
@@ -236,12 +239,16 @@ def test_a_version_that_no_longer_exists_fails_with_object_not_found(state_machi
 
 
 @pytest.mark.parametrize("status", [400, 403])
-def test_a_version_id_s3_refuses_is_object_not_found(state_machine, status):
+def test_a_version_id_s3_refuses_is_object_not_found(state_machine, status, expected_denials):
     key = "uploads/a.wav"
     answer_head_object_with(status)
     assert ingest([s3_event_message(key, "3HL4kqtJvjVBH40Nrjfkd")]) == {"batchItemFailures": []}
     [item] = job_items()
     assert manifest_of(item["media_id"]["S"])["error"]["code"] == "OBJECT_NOT_FOUND"
+    # After a 400, botocore's S3 region redirector asks HeadBucket where the bucket is; the ingest role may not list
+    # the bucket, so AWS refuses that too, and botocore goes on with the original error (as it does here).
+    denied = {(d.operation, d.request.action) for d in iam.denials()}
+    assert denied == ({("s3:HeadBucket", "s3:ListBucket")} if status == 400 else set())
 
 
 @pytest.mark.parametrize("status", [503, 500])

@@ -54,6 +54,18 @@ def lose_first_response(pipeline):
     moto_gaps.install_lambda_runtime({name: load_handler(name) for name in replaced})
 
 
+@pytest.fixture
+def slow_textract(engines):
+    """Textract takes a moment, as it does: the start step's status check sees the job still running, so the
+    job's SNS notification is what resumes the execution (a job done within the start step is resumed by it)."""
+    def detect(document: bytes) -> list[dict[str, Any]]:
+        time.sleep(0.5)
+        return engines.textract(document)
+
+    moto_gaps.install_ai_engines(textract=detect)
+    return engines
+
+
 def decisions_of(role: str, action: str) -> list[iam.Decision]:
     return [d for d in iam.decisions() if d.principal.endswith(f"/{role}") and d.request.action == action]
 
@@ -78,7 +90,8 @@ def test_a_retried_transcription_start_resumes_the_execution_from_the_finished_j
     assert all(d.allowed for d in decisions_of("StartTranscriptionRole", "transcribe:GetTranscriptionJob"))
 
 
-def test_a_retried_textract_start_resumes_the_execution_from_the_finished_job(pipeline, engines, lose_first_response):
+def test_a_retried_textract_start_resumes_the_execution_from_the_finished_job(pipeline, slow_textract, lose_first_response):
+    engines = slow_textract
     engines.documents[2] = {1: ["Retried scan, page one"], 2: ["Retried scan, page two"]}
 
     def settled(event: dict[str, Any], result: dict[str, Any]) -> bool:
@@ -92,6 +105,7 @@ def test_a_retried_textract_start_resumes_the_execution_from_the_finished_job(pi
 
     assert manifest["status"] == "SUCCEEDED", manifest.get("error")
     assert [p["text"] for p in manifest["text"]["pages"]] == ["Retried scan, page one", "Retried scan, page two"]
+    assert results[0]["status"] == "IN_PROGRESS" and results[0]["resumed"] is None
     assert results[0]["job_id"] == results[1]["job_id"]  # the same ClientRequestToken gave the same job
     assert results[1]["status"] == "SUCCEEDED" and results[1]["resumed"] == "success"
     assert engines.textract_calls == 1
@@ -100,7 +114,7 @@ def test_a_retried_textract_start_resumes_the_execution_from_the_finished_job(pi
     assert all(d.allowed for d in decisions_of("StartDocumentAnalysisRole", "textract:GetDocumentTextDetection"))
 
 
-def test_a_failed_textract_job_is_reported_by_its_callback(pipeline, engines):
+def test_a_failed_textract_job_is_reported_by_its_callback(pipeline, slow_textract):
     upload = pipeline.upload(scanned_pdf([["Page one"], ["Page two"], ["Page three"]]), name="unreadable.pdf")
     manifest = pipeline.wait(upload.media_id, timeout=60)  # the stand-in knows no 3-page document: the job fails
 
