@@ -48,7 +48,6 @@ FUNCTIONS = ("ingest", "start_transcription", "transcribe_callback", "process_tr
              "probe_media", "extract_media")
 WORKER_FAMILY = "media-worker"
 WORKER_CONTAINER = "media-worker"
-INGEST_VISIBILITY_TIMEOUT = 960  # seconds, as deployed (six times the ingest function's timeout)
 INGEST_QUEUE = "media-pipeline-ingest"
 INGEST_DLQ = "media-pipeline-ingest-dlq"
 TEXTRACT_TOPIC = "media-pipeline-textract"
@@ -181,7 +180,7 @@ class LocalPipeline:
     def __init__(self, *, mode: str = "server", root: Path | str = PROJECT_ROOT, engines: bool = True,
                  worker: str | None = None, environment: Mapping[str, str] | None = None,
                  warm_engines: bool = False, log_level: str = "WARNING", enforce_iam: bool = True,
-                 ingest_visibility_timeout: int = INGEST_VISIBILITY_TIMEOUT):
+                 ingest_visibility_timeout: int | None = None):
         if mode not in ("server", "mock"):
             raise ValueError("mode is 'server' or 'mock'")
         self.mode = mode
@@ -196,7 +195,7 @@ class LocalPipeline:
         self.state_machine_arn = ""
         self.substitutions: dict[str, str] = dict(SUBSTITUTIONS)
         self.enforce_iam = enforce_iam
-        self.ingest_visibility_timeout = ingest_visibility_timeout  # tests shorten the wait for a redelivery
+        self.ingest_visibility_timeout = ingest_visibility_timeout  # None: as deployed; tests shorten it
         self.snapshot = deployment.load()
         self.binding = binding(self.snapshot, bucket=self.bucket, table=self.table)
         self._server: moto_gaps.EmulatorServer | None = None
@@ -348,13 +347,16 @@ class LocalPipeline:
                                 Environment={"Variables": {k: v for k, v in env.items() if not k.startswith("AWS_")}})
 
         sqs = self.client("sqs")
-        dlq = sqs.create_queue(QueueName="media-pipeline-ingest-dlq")["QueueUrl"]
+        ingest = self.snapshot["queues"]["IngestQueue"]  # visibility timeout and receives as deployed
+        [mapping] = [m for m in self.snapshot["event_sources"] if m["function"] == "ingest"]
+        dlq = sqs.create_queue(QueueName=INGEST_DLQ)["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue = sqs.create_queue(QueueName="media-pipeline-ingest", Attributes={
-            "VisibilityTimeout": str(self.ingest_visibility_timeout),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
+        queue = sqs.create_queue(QueueName=INGEST_QUEUE, Attributes={
+            "VisibilityTimeout": str(self.ingest_visibility_timeout or ingest["visibility_timeout_seconds"]),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                         "maxReceiveCount": str(ingest["max_receive_count"])})})["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="ingest", BatchSize=10,
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="ingest", BatchSize=mapping["batch_size"],
                                         FunctionResponseTypes=["ReportBatchItemFailures"])
 
         events = self.client("events")
@@ -364,7 +366,7 @@ class LocalPipeline:
         events.put_targets(Rule=TRANSCRIBE_RULE, Targets=[{"Id": "callback", "Arn": function_arn("transcribe_callback")}])
 
         sns = self.client("sns")
-        topic = sns.create_topic(Name="media-pipeline-textract")["TopicArn"]
+        topic = sns.create_topic(Name=TEXTRACT_TOPIC)["TopicArn"]
         sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn("textract_callback"))
 
         self._build_worker(env)
