@@ -35,9 +35,9 @@ synth: setup  ## synthesize the CDK app into cdk.out/ (no AWS credentials, no Do
 deployment-snapshot: setup  ## the emulator's copy of the template's roles and limits (after changing infra/)
 	$(PY) -m media_pipeline.local.deployment --write
 
-iam-report: setup  ## per role: calls the workflow tests made, denials, grants never used (docs/local-mode.md)
+iam-report: setup  ## per role: calls the handler and workflow tests made, denials, grants never used (docs/local-mode.md)
 	mkdir -p .cache && rm -f .cache/iam-decisions.jsonl
-	MEDIA_PIPELINE_IAM_LOG=$(CURDIR)/.cache/iam-decisions.jsonl $(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests/workflow tests/local
+	MEDIA_PIPELINE_IAM_LOG=$(CURDIR)/.cache/iam-decisions.jsonl $(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests/functions tests/workflow tests/local
 	$(PY) -m media_pipeline.local.iam_report --log .cache/iam-decisions.jsonl
 
 bench: setup  ## benchmarks: offline pipeline overhead and the video worker's memory

@@ -47,6 +47,7 @@ class Decision:
     request: Request
     allowed: bool
     reason: str
+    grants: tuple[tuple[int, str], ...] = ()  # (statement index, action pattern) of each Allow that matched
 
 
 @dataclass
@@ -142,6 +143,17 @@ def clear_decisions() -> None:
 
 # Set, every decision is also appended to this file as a JSON line (the IAM report reads it).
 LOG_VARIABLE = "MEDIA_PIPELINE_IAM_LOG"
+_expecting_denials = threading.Event()
+
+
+@contextlib.contextmanager
+def denials_expected() -> Iterator[None]:
+    """A test that provokes denials on purpose: they are logged as expected, and the IAM report sets them apart."""
+    _expecting_denials.set()
+    try:
+        yield
+    finally:
+        _expecting_denials.clear()
 
 
 def _record(decision: Decision) -> None:
@@ -152,7 +164,8 @@ def _record(decision: Decision) -> None:
         line = json.dumps({"principal": decision.principal, "operation": decision.operation,
                            "action": decision.request.action, "resource": decision.request.resource,
                            "context": dict(decision.request.context), "allowed": decision.allowed,
-                           "reason": decision.reason})
+                           "reason": decision.reason, "grants": [list(g) for g in decision.grants],
+                           "expected": _expecting_denials.is_set()})
         with open(log_file, "a", encoding="utf-8") as out:  # one short append per line: safe across processes
             out.write(line + "\n")
 
@@ -224,6 +237,18 @@ def evaluate(statements: Sequence[Mapping[str, Any]], request: Request) -> tuple
     return False, f"because no identity-based policy allows the {request.action} action"
 
 
+def granting(statements: Sequence[Mapping[str, Any]], request: Request) -> tuple[tuple[int, str], ...]:
+    """The Allow statements (index, action pattern) that match the request: what the IAM report counts as used."""
+    found = []
+    for index, statement in enumerate(statements):
+        if statement.get("Effect") != "Allow":
+            continue
+        for action in _listed(statement.get("Action", [])):
+            if _statement_matches({**statement, "Action": [action]}, request):
+                found.append((index, action))
+    return tuple(found)
+
+
 def allows(role_arn: str, request: Request) -> bool:
     principal = principal_for(role_arn)
     return principal is not None and evaluate(principal.statements, request)[0]
@@ -240,7 +265,8 @@ def service_may(role_arn: str | None, service: str, request: Request) -> bool:
         _record(Decision(role_arn or "(none)", f"{service}:AssumeRole", request, False, reason))
         return False
     allowed, reason = evaluate(principal.statements, request)
-    _record(Decision(role_arn or "", f"{service}:{request.action}", request, allowed, reason))
+    _record(Decision(role_arn or "", f"{service}:{request.action}", request, allowed, reason,
+                     granting(principal.statements, request) if allowed else ()))
     return allowed
 
 
@@ -564,7 +590,8 @@ def authorize(role_arn: str, call: Call) -> tuple[Request, str] | None:
     denied = None
     for request in needed:
         allowed, reason = evaluate(principal.statements, request)
-        _record(Decision(role_arn, f"{call.service}:{call.operation}", request, allowed, reason))
+        _record(Decision(role_arn, f"{call.service}:{call.operation}", request, allowed, reason,
+                         granting(principal.statements, request) if allowed else ()))
         if not allowed and denied is None:
             denied = (request, reason)
     return denied

@@ -32,6 +32,7 @@ def strict_roles(request):
 
 
 @pytest.fixture
-def expected_denials() -> list:
-    """The denials a test provokes on purpose; it asserts on them itself."""
-    return []
+def expected_denials():
+    """The denials a test provokes on purpose; it asserts on them itself (the IAM report sets them apart)."""
+    with iam.denials_expected():
+        yield

@@ -73,9 +73,10 @@ def no_access_denied(request):
 
 
 @pytest.fixture
-def expected_denials() -> list:
-    """The denials a test provokes on purpose; it asserts on them itself."""
-    return []
+def expected_denials():
+    """The denials a test provokes on purpose; it asserts on them itself (the IAM report sets them apart)."""
+    with iam.denials_expected():
+        yield
 
 
 @pytest.fixture

@@ -166,3 +166,23 @@ def test_an_object_deleted_before_ingest_gets_an_object_not_found_manifest(pipel
     [head] = [d for d in iam.decisions() if d.principal.endswith("/IngestRole") and d.operation == "s3:HeadObject"
               and d.request.resource.endswith("gone for good.wav")]
     assert head.allowed  # allowed to try; S3 then answers 403, as the role may not list the bucket
+
+
+def test_the_video_worker_reads_the_pinned_version_and_beats_as_its_task_role(pipeline, engines, tmp_path, monkeypatch):
+    from media_pipeline.local.runtime import WORKER_FAMILY
+
+    monkeypatch.setenv("VIDEO_LAMBDA_MAX_SECONDS", "2")  # a 4 s video goes to the Fargate worker
+    moto_gaps.install_task_runner({WORKER_FAMILY: lambda env: pipeline._run_worker({**env, "HEARTBEAT_SECONDS": "0.02"})})
+    try:
+        upload = pipeline.upload(make_video(tmp_path / "long.mp4", 4.0), name="long talk.mp4")
+        pipeline.client("s3").put_object(Bucket=pipeline.bucket, Key=upload.key, Body=b"a newer version, not a video")
+        manifest = pipeline.wait(upload.media_id, timeout=60)
+    finally:
+        moto_gaps.install_task_runner({WORKER_FAMILY: pipeline._run_worker})
+
+    assert manifest["status"] == "SUCCEEDED", manifest.get("error")
+    assert manifest["video"]["route"] == "fargate" and manifest["transcript"]["text"] == TRANSCRIPT
+    reads = decisions_of("VideoWorkerTaskRole", "s3:GetObjectVersion")
+    assert reads and not decisions_of("VideoWorkerTaskRole", "s3:GetObject")  # every read pinned to the upload
+    beats = decisions_of("VideoWorkerTaskRole", "states:SendTaskHeartbeat")
+    assert beats and all(d.allowed and d.request.resource == pipeline.state_machine_arn for d in beats)
