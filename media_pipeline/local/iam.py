@@ -635,8 +635,7 @@ def _missing_key_as_403(client: Any, role: str, call: Call, error: Exception) ->
                       {"s3:prefix": call.params.get("Key", "")})
     if allows(role, listing):
         return None
-    return _access_denied(client, call.operation, denial_message(role, listing, "because no identity-based "
-                          "policy allows the s3:ListBucket action (S3 answers 403 for a missing key)"))
+    return _access_denied(client, call.operation, "Access Denied")  # S3's words: it names no key it keeps secret
 
 
 def install(thread_inheritance: bool = True) -> None:
