@@ -27,8 +27,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import nag
+from infra.ingest import event_pattern
+from media_pipeline import steps
 
-TRANSCRIBE_JOB_PREFIX = "media-"
+TRANSCRIBE_JOB_PREFIX = steps.TRANSCRIBE_JOB_PREFIX
 # Cross-region inference profile ids start with a geography: `us.amazon.nova-lite-v1:0`.
 INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "ca.", "jp.", "au.", "global.")
 # A waiting execution gives up after the callback states' TimeoutSeconds (6 hours, in the ASL): an event older
@@ -38,11 +40,7 @@ CALLBACK_DLQ_RETENTION = Duration.days(14)
 
 
 def transcribe_event_pattern() -> events.EventPattern:
-    return events.EventPattern(
-        source=["aws.transcribe"],
-        detail_type=["Transcribe Job State Change"],
-        detail={"TranscriptionJobName": [{"prefix": TRANSCRIBE_JOB_PREFIX}]},
-    )
+    return event_pattern(steps.TRANSCRIBE_EVENT_PATTERN)
 
 
 def transcription_job_arn(stack: Stack) -> str:

@@ -11,17 +11,20 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from media_pipeline import steps
+
 MAX_RECEIVE_COUNT = 5
 # AWS's guidance for SQS event sources: visibility timeout of at least 6x the function timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6
 
 
 def upload_event_pattern(*, bucket_name: str, upload_prefix: str) -> events.EventPattern:
-    return events.EventPattern(
-        source=["aws.s3"],
-        detail_type=["Object Created"],
-        detail={"bucket": {"name": [bucket_name]}, "object": {"key": [{"prefix": upload_prefix}]}},
-    )
+    return event_pattern(steps.upload_event_pattern(bucket_name, upload_prefix))
+
+
+def event_pattern(pattern: dict) -> events.EventPattern:
+    """A pattern written as data in media_pipeline/steps.py, as CDK's EventPattern."""
+    return events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"], detail=pattern["detail"])
 
 
 class Ingest(Construct):

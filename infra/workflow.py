@@ -1,6 +1,6 @@
 """The Standard state machine, loaded from `statemachines/media_pipeline.asl.json` with definition
-substitutions. The names below are the ones the ASL file uses (docs/architecture.md); the local mode
-lists the same names in `media_pipeline/local/runtime.py`, and a test keeps the three in step."""
+substitutions. The function names come from the step registry (media_pipeline/steps.py), which the local mode
+reads too; a test keeps the registry, the function folders and the ASL in step."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,21 +15,13 @@ from constructs import Construct
 from infra import nag
 from infra.observability import Observability
 from infra.video import VideoWorker
+from media_pipeline import steps
 
 DEFINITION_FILE = Path(__file__).resolve().parents[1] / "statemachines" / "media_pipeline.asl.json"
 
-# `${Name}` in the ASL file -> the function (folder under functions/) whose ARN replaces it.
-FUNCTION_SUBSTITUTIONS: dict[str, str] = {
-    "StartTranscriptionFunctionArn": "start_transcription",
-    "ProcessTranscriptFunctionArn": "process_transcript",
-    "EnrichFunctionArn": "enrich",
-    "FinalizeFunctionArn": "finalize",
-    "AnalyzeDocumentFunctionArn": "analyze_document",
-    "StartDocumentAnalysisFunctionArn": "start_document_analysis",
-    "CollectDocumentTextFunctionArn": "collect_document_text",
-    "ProbeMediaFunctionArn": "probe_media",
-    "ExtractMediaFunctionArn": "extract_media",
-}
+# `${Name}` in the ASL file -> the function (folder under functions/) whose ARN replaces it: every step the
+# state machine invokes (media_pipeline/steps.py).
+FUNCTION_SUBSTITUTIONS: dict[str, str] = {step.substitution: step.name for step in steps.invoked_by_state_machine()}
 # The Fargate worker's run-task parameters (lists cannot be substituted, hence two subnet names).
 WORKER_SUBSTITUTIONS: tuple[str, ...] = (
     "MediaWorkerClusterArn",

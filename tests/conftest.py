@@ -12,6 +12,19 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MediaPipeline")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "media-pipeline-tests")
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A step added without its registry entry (or state) stops the run with one message that says what to do,
+    instead of a KeyError and the failures that follow from it."""
+    from pathlib import Path
+
+    from media_pipeline import steps
+
+    root = Path(__file__).resolve().parents[1]
+    problems = steps.problems(root, (root / "statemachines" / "media_pipeline.asl.json").read_text())
+    if problems:
+        pytest.exit("the step registry, functions/ and the ASL disagree:\n- " + "\n- ".join(problems), returncode=3)
+
+
 BUCKET = "media-bucket"
 TABLE = "media-jobs"
 REGION = "us-east-1"

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from media_pipeline import steps
 from media_pipeline.local import deployment, iam, limits, moto_gaps
 from media_pipeline.pipeline_results import PipelineResults
 
@@ -43,9 +44,7 @@ TABLE = "media-pipeline-jobs"
 UPLOAD_PREFIX = "uploads/"
 RESULTS_PREFIX = "results/"
 
-FUNCTIONS = ("ingest", "start_transcription", "transcribe_callback", "process_transcript", "enrich", "finalize",
-             "analyze_document", "start_document_analysis", "textract_callback", "collect_document_text",
-             "probe_media", "extract_media")
+FUNCTIONS: tuple[str, ...] = tuple(step.name for step in steps.STEPS)  # the step registry, in order
 WORKER_FAMILY = "media-worker"
 WORKER_CONTAINER = "media-worker"
 INGEST_QUEUE = "media-pipeline-ingest"
@@ -85,15 +84,10 @@ def function_arn(name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
 
-def _camel(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))
-
-
 # The definition substitutions of the ASL file, resolved for the emulated account: the one place they are
 # listed for the local mode (infra/workflow.py lists the deployed ones; a test keeps the names the same).
 SUBSTITUTIONS: dict[str, str] = {
-    **{f"{_camel(name)}FunctionArn": function_arn(name) for name in FUNCTIONS if name not in
-       ("ingest", "transcribe_callback", "textract_callback")},
+    **{step.substitution: function_arn(step.name) for step in steps.invoked_by_state_machine()},
     "MediaWorkerClusterArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/media-pipeline",
     "MediaWorkerTaskDefinitionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{WORKER_FAMILY}:1",
     "MediaWorkerContainerName": WORKER_CONTAINER,
@@ -103,20 +97,9 @@ SUBSTITUTIONS: dict[str, str] = {
     "MediaWorkerAssignPublicIp": "DISABLED",
 }
 
-# The EventBridge rules, with the deployment's patterns (docs/architecture.md, "Events").
+# The EventBridge rules, with the deployment's patterns (media_pipeline/steps.py).
 UPLOAD_RULE = "media-pipeline-uploads"
 TRANSCRIBE_RULE = "media-pipeline-transcribe-state"
-
-
-def upload_pattern(bucket: str, upload_prefix: str) -> dict[str, Any]:
-    return {"source": ["aws.s3"], "detail-type": ["Object Created"],
-            "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": upload_prefix}]}}}
-
-
-TRANSCRIBE_PATTERN: dict[str, Any] = {
-    "source": ["aws.transcribe"], "detail-type": ["Transcribe Job State Change"],
-    "detail": {"TranscriptionJobName": [{"prefix": "media-"}], "TranscriptionJobStatus": ["COMPLETED", "FAILED"]},
-}
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
@@ -213,6 +196,9 @@ class LocalPipeline:
         self.stop()
 
     def start(self) -> "LocalPipeline":
+        disagreements = steps.problems(self.root, asl_path(self.root).read_text(encoding="utf-8"))
+        if disagreements:  # one clear error rather than a KeyError and its knock-on failures
+            raise RuntimeError("the step registry, functions/ and the ASL disagree:\n- " + "\n- ".join(disagreements))
         moto_gaps.uninstall()
         iam.uninstall()
         if self.mode == "server":
@@ -348,7 +334,7 @@ class LocalPipeline:
 
         sqs = self.client("sqs")
         ingest = self.snapshot["queues"]["IngestQueue"]  # visibility timeout and receives as deployed
-        [mapping] = [m for m in self.snapshot["event_sources"] if m["function"] == "ingest"]
+        [mapping] = [m for m in self.snapshot["event_sources"] if m["function"] == steps.triggered_by(steps.UPLOADS).name]
         dlq = sqs.create_queue(QueueName=INGEST_DLQ)["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         queue = sqs.create_queue(QueueName=INGEST_QUEUE, Attributes={
@@ -356,18 +342,20 @@ class LocalPipeline:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
                                          "maxReceiveCount": str(ingest["max_receive_count"])})})["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="ingest", BatchSize=mapping["batch_size"],
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=mapping["function"], BatchSize=mapping["batch_size"],
                                         FunctionResponseTypes=["ReportBatchItemFailures"])
 
         events = self.client("events")
-        events.put_rule(Name=UPLOAD_RULE, EventPattern=json.dumps(upload_pattern(self.bucket, UPLOAD_PREFIX)))
+        events.put_rule(Name=UPLOAD_RULE, EventPattern=json.dumps(steps.upload_event_pattern(self.bucket, UPLOAD_PREFIX)))
         events.put_targets(Rule=UPLOAD_RULE, Targets=[{"Id": "ingest-queue", "Arn": queue_arn}])
-        events.put_rule(Name=TRANSCRIBE_RULE, EventPattern=json.dumps(TRANSCRIBE_PATTERN))
-        events.put_targets(Rule=TRANSCRIBE_RULE, Targets=[{"Id": "callback", "Arn": function_arn("transcribe_callback")}])
+        events.put_rule(Name=TRANSCRIBE_RULE, EventPattern=json.dumps(steps.TRANSCRIBE_EVENT_PATTERN))
+        callback = steps.triggered_by(steps.TRANSCRIBE_EVENTS).name
+        events.put_targets(Rule=TRANSCRIBE_RULE, Targets=[{"Id": "callback", "Arn": function_arn(callback)}])
 
         sns = self.client("sns")
         topic = sns.create_topic(Name=TEXTRACT_TOPIC)["TopicArn"]
-        sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn("textract_callback"))
+        sns.subscribe(TopicArn=topic, Protocol="lambda",
+                      Endpoint=function_arn(steps.triggered_by(steps.TEXTRACT_TOPIC).name))
 
         self._build_worker(env)
 

@@ -1,11 +1,9 @@
 import pytest
 
 from infra import functions as packaging
-from infra.stack import FUNCTION_SPECS
+from media_pipeline import steps
 
-CONTRACT_FUNCTIONS = {"ingest", "start_transcription", "transcribe_callback", "process_transcript", "enrich",
-                      "finalize", "analyze_document", "start_document_analysis", "textract_callback",
-                      "collect_document_text", "probe_media", "extract_media"}
+CONTRACT_FUNCTIONS = {step.name for step in steps.STEPS}
 SHARED_ENVIRONMENT = {"MEDIA_BUCKET", "JOBS_TABLE", "EVENT_BUS_NAME", "UPLOAD_PREFIX", "RESULTS_PREFIX",
                       "MAX_MEDIA_BYTES", "TRANSCRIBE_LANGUAGE", "BEDROCK_MODEL_ID", "ENRICHMENT_MAX_INPUT_TOKENS",
                       "ENRICHMENT_TOKEN_BUDGET", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
@@ -15,8 +13,12 @@ def _function(synth, name):
     return synth.json["Resources"][synth.logical_id(synth.stack.functions[name])]["Properties"]
 
 
-def test_every_contract_function_is_deployed():
-    assert set(FUNCTION_SPECS) == CONTRACT_FUNCTIONS
+def test_every_step_of_the_registry_is_deployed_as_described(synth):
+    assert set(synth.stack.functions) == CONTRACT_FUNCTIONS
+    for step in steps.STEPS:
+        function = _function(synth, step.name)
+        assert (function["Timeout"], function["MemorySize"], function["Description"]) == (
+            step.timeout_seconds, step.memory_mib, step.description)
 
 
 @pytest.mark.parametrize("name", sorted(CONTRACT_FUNCTIONS))
