@@ -25,13 +25,13 @@ def test_the_registry_imports_no_aws_library():
 
 def test_a_folder_without_a_registry_entry_is_one_clear_problem(tmp_path):
     shutil.copytree(ROOT / "functions", tmp_path / "functions")
-    (tmp_path / "functions" / "word_count").mkdir()
-    (tmp_path / "functions" / "word_count" / "handler.py").write_text("def handler(event, context):\n    return {}\n")
-    asl = ASL.read_text() + '\n{"Resource": "${WordCountFunctionArn}"}'  # the new state, as the recipe adds it
+    (tmp_path / "functions" / "example_step").mkdir()
+    (tmp_path / "functions" / "example_step" / "handler.py").write_text("def handler(event, context):\n    return {}\n")
+    asl = ASL.read_text() + '\n{"Resource": "${ExampleStepFunctionArn}"}'  # the new state, as the recipe adds it
     assert steps.problems(tmp_path, asl) == [
-        "functions/word_count/ has no entry in media_pipeline/steps.py: add a Step('word_count', ...) to STEPS "
+        "functions/example_step/ has no entry in media_pipeline/steps.py: add a Step('example_step', ...) to STEPS "
         "(docs/adding-a-step.md)",
-        "the ASL uses ${WordCountFunctionArn} but no step invoked by the state machine has that name: add the step "
+        "the ASL uses ${ExampleStepFunctionArn} but no step invoked by the state machine has that name: add the step "
         "to media_pipeline/steps.py (without a trigger)",
     ]
 
