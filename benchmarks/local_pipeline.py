@@ -1,6 +1,8 @@
 """Offline pipeline benchmark: per sample, end-to-end time, time inside the engines, and the rest (overhead).
 
-    python benchmarks/local_pipeline.py [--json] [--repeat N]
+    python benchmarks/local_pipeline.py [--json] [--repeat N] [--no-iam]
+
+--no-iam runs the emulator without its IAM checks, to measure what authorizing every call costs.
 
 Overhead = end-to-end − engine time: the emulator, the event path (S3 → EventBridge → SQS → ingest → Step
 Functions), the functions' own work (sniffing, transcript formats, manifests) and the polling of the runner.
@@ -27,11 +29,12 @@ def main() -> int:
     options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     options.add_argument("--json", action="store_true", help="print the results as JSON")
     options.add_argument("--repeat", type=int, default=1, help="runs per sample (the median is reported)")
+    options.add_argument("--no-iam", action="store_true", help="do not authorize the calls (for comparison only)")
     args = options.parse_args()
     samples = sorted(p for p in (ROOT / "samples").iterdir() if p.is_file() and p.suffix not in (".py", ".md"))
 
     started = time.perf_counter()
-    pipeline = LocalPipeline(mode="server").start()
+    pipeline = LocalPipeline(mode="server", enforce_iam=not args.no_iam).start()
     build_seconds = time.perf_counter() - started
     started = time.perf_counter()
     warm_engines()
@@ -56,7 +59,7 @@ def main() -> int:
     finally:
         pipeline.stop()
     summary = {"emulator_build_seconds": round(build_seconds, 3), "model_load_seconds": round(load_seconds, 3),
-               "samples": rows}
+               "iam": not args.no_iam, "samples": rows}
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
