@@ -19,7 +19,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from media_pipeline.errors import STALE_TOKEN_CODES, MediaRejected, PipelineError, ThrottledError, TransientError, aws_error
+from media_pipeline.errors import STATES, MediaRejected, PipelineError, aws_error, is_stale_token
+from media_pipeline.errors import TEXTRACT as TEXTRACT_SERVICE
 
 TEXT_LAYER = "text_layer"
 TEXTRACT = "textract"
@@ -44,11 +45,6 @@ BLANK_IMAGE_MAX_RANGE = 16  # grey levels between the darkest and lightest pixel
 
 IMAGE_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "TIFF": "tiff"}
 
-_THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "LimitExceededException",
-               "TooManyRequestsException", "RequestLimitExceeded"}
-_REJECTING = {"UnsupportedDocumentException", "BadDocumentException", "DocumentTooLargeException",
-              "InvalidS3ObjectException", "InvalidParameterException"}
-_STALE_TOKEN = STALE_TOKEN_CODES
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -438,25 +434,7 @@ def no_text_warning(what: str) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------------------
 def service_error(exc: Exception, action: str) -> PipelineError:
     """A boto error from Textract as the typed failure the state machine retries or catches."""
-    from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
-
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = error.get("Code", "")
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        message = f"Textract {action}: {code}: {error.get('Message', '')}"
-        if code in _THROTTLING:
-            return ThrottledError(message, code="TEXTRACT_THROTTLED")
-        if code in ("InternalServerError", "ServiceUnavailable") or status >= 500:
-            return TransientError(message, code="TEXTRACT_UNAVAILABLE")
-        if code in _REJECTING:
-            return MediaRejected(message, code="TEXTRACT_REJECTED")
-        if code == "AccessDeniedException":
-            return PipelineError(message, code="TEXTRACT_ACCESS_DENIED")
-        return PipelineError(message, code="TEXTRACT_REQUEST_FAILED")
-    if isinstance(exc, (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)):
-        return TransientError(f"Textract {action}: {exc}", code="TEXTRACT_UNAVAILABLE")
-    return PipelineError(f"Textract {action}: {exc}", code="TEXTRACT_REQUEST_FAILED")
+    return aws_error(exc, TEXTRACT_SERVICE, action)
 
 
 @contextlib.contextmanager
@@ -491,8 +469,8 @@ def resume_execution(media_id: str, job_id: str, status: str, cause: str | None 
             reason = cause or f"the Textract job {job_id} ended {status}"
             sfn.send_task_failure(taskToken=token, error="TEXTRACT_JOB_FAILED", cause=reason[:32000])
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in _STALE_TOKEN:
-            raise aws_error(exc, "STATES", "SendTaskSuccess" if outcome == "success" else "SendTaskFailure") from exc
+        if not is_stale_token(exc):
+            raise aws_error(exc, STATES, "SendTaskSuccess" if outcome == "success" else "SendTaskFailure") from exc
         outcome = "stale-token"
     jobs.delete_task_token(TOKEN_KIND, media_id)
     return outcome

@@ -15,13 +15,10 @@ from importlib import resources
 from typing import Any, Callable
 
 from media_pipeline.aws import client
-from media_pipeline.errors import EnrichmentFailed, ThrottledError, TransientError
+from media_pipeline.errors import BEDROCK, EnrichmentFailed, ThrottledError, TransientError, aws_error
 
 CHARS_PER_TOKEN = 4  # a conservative estimate for English-like text; the budget errs on the safe side
 OUTPUT_TOKENS = 800
-THROTTLING_CODES = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException",
-                    "ModelNotReadyException"}
-TRANSIENT_CODES = {"InternalServerException", "ServiceUnavailableException", "ModelTimeoutException"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -106,18 +103,11 @@ def converse(model_id: str, prompt: str, usage: Usage, *, attempts: int = 4, sle
                 inferenceConfig={"maxTokens": OUTPUT_TOKENS, "temperature": 0.2},
             )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in THROTTLING_CODES or code in TRANSIENT_CODES:
-                if attempt + 1 < attempts:
-                    sleep(random.uniform(0, min(20.0, 0.5 * 2**attempt)))
-                    continue
-                error = ThrottledError if code in THROTTLING_CODES else TransientError
-                raise error(f"Bedrock {code} after {attempts} attempts", code="BEDROCK_THROTTLED"
-                            if code in THROTTLING_CODES else "BEDROCK_UNAVAILABLE") from exc
-            if code in ("AccessDeniedException", "ResourceNotFoundException", "ValidationException"):
-                raise EnrichmentFailed(f"Bedrock rejected the call ({code}): {exc}",
-                                       code="BEDROCK_" + re.sub(r"(?<!^)(?=[A-Z])", "_", code.removesuffix("Exception")).upper()) from exc
-            raise
+            error = aws_error(exc, BEDROCK, f"Converse (attempt {attempt + 1} of {attempts})")
+            if isinstance(error, (ThrottledError, TransientError)) and attempt + 1 < attempts:
+                sleep(random.uniform(0, min(20.0, 0.5 * 2**attempt)))
+                continue
+            raise error from exc
         usage.calls += 1
         tokens = response.get("usage") or {}
         usage.input_tokens += int(tokens.get("inputTokens") or 0)

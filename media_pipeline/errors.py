@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -50,31 +51,113 @@ class TransientError(PipelineError):
     code = "TRANSIENT"
 
 
-_THROTTLING_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException",
-                     "ProvisionedThroughputExceededException", "RequestLimitExceeded", "SlowDown"}
-_UNAVAILABLE_CODES = {"InternalFailureException", "InternalServerError", "InternalServerException",
-                      "ServiceUnavailable", "ServiceUnavailableException"}
+# AWS error codes by what they mean, for every service; each service adds its own below (AwsService).
+THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException",
+                              "ProvisionedThroughputExceededException", "RequestLimitExceeded", "SlowDown"})
+UNAVAILABLE_CODES = frozenset({"InternalFailureException", "InternalServerError", "InternalServerException",
+                               "ServiceUnavailable", "ServiceUnavailableException"})
+ACCESS_DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
 # A task token whose task is over: Step Functions no longer waits on it.
-STALE_TOKEN_CODES = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
+STALE_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 
 
-def aws_error(exc: Exception, prefix: str, action: str) -> PipelineError:
-    """A failed AWS call as a typed failure: <PREFIX>_THROTTLED and <PREFIX>_UNAVAILABLE are retried by the state
-    machine; <PREFIX>_ACCESS_DENIED and <PREFIX>_REQUEST_FAILED are caught into a FAILED manifest."""
-    if isinstance(exc, PipelineError):
-        return exc
+@dataclass(frozen=True)
+class AwsService:
+    """How one service's failed calls read as reason codes: <PREFIX>_THROTTLED and <PREFIX>_UNAVAILABLE (retried by
+    the state machine), <PREFIX>_REJECTED (the input was refused), <PREFIX>_ACCESS_DENIED, <PREFIX>_REQUEST_FAILED."""
+
+    prefix: str
+    label: str = ""  # starts each message, e.g. "Textract "
+    throttling: frozenset[str] = frozenset()  # the service's own codes, beyond THROTTLING_CODES
+    unavailable: frozenset[str] = frozenset()  # beyond UNAVAILABLE_CODES
+    rejecting: frozenset[str] = frozenset()  # the input itself was refused: MediaRejected, never retried
+    named: frozenset[str] = frozenset()  # reported under their own name: ValidationException -> <PREFIX>_VALIDATION
+    failure: type[PipelineError] = PipelineError  # the class of a failure that is not retried
+
+
+STATES = AwsService("STATES")
+TRANSCRIBE = AwsService("TRANSCRIBE")
+TEXTRACT = AwsService("TEXTRACT", "Textract ", rejecting=frozenset({
+    "UnsupportedDocumentException", "BadDocumentException", "DocumentTooLargeException", "InvalidS3ObjectException",
+    "InvalidParameterException"}))
+BEDROCK = AwsService("BEDROCK", "Bedrock ", throttling=frozenset({"ServiceQuotaExceededException", "ModelNotReadyException"}),
+                     unavailable=frozenset({"ModelTimeoutException"}),
+                     named=frozenset({"ResourceNotFoundException", "ValidationException"}), failure=EnrichmentFailed)
+
+
+def error_parts(exc: Exception) -> tuple[str, str, int]:
+    """(error code, message, HTTP status) of a botocore error; empty for an error that carries no response."""
     response = getattr(exc, "response", None) or {}
     error = response.get("Error", {})
-    code = str(error.get("Code", ""))
     status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    message = f"{action}: {code or type(exc).__name__}: {error.get('Message') or exc}"
-    if code in _THROTTLING_CODES:
-        return ThrottledError(message, code=f"{prefix}_THROTTLED")
-    if code in _UNAVAILABLE_CODES or status >= 500 or not response:  # no response: the connection failed
-        return TransientError(message, code=f"{prefix}_UNAVAILABLE")
-    if code in ("AccessDeniedException", "AccessDenied"):
-        return PipelineError(message, code=f"{prefix}_ACCESS_DENIED")
-    return PipelineError(message, code=f"{prefix}_REQUEST_FAILED")
+    return str(error.get("Code", "")), str(error.get("Message", "")), status
+
+
+def is_stale_token(exc: Exception) -> bool:
+    """Whether a SendTask* call failed because the task is over (timed out, or its execution is gone)."""
+    return error_parts(exc)[0] in STALE_TOKEN_CODES
+
+
+def _connection_failed(exc: Exception) -> bool:
+    from botocore.exceptions import ConnectionError as EndpointUnreachable, HTTPClientError
+
+    return isinstance(exc, (EndpointUnreachable, HTTPClientError, ConnectionError, TimeoutError))
+
+
+def aws_error(exc: Exception, service: AwsService, action: str) -> PipelineError:
+    """The one mapping of a failed AWS call to a typed failure with a reason code (see AwsService)."""
+    if isinstance(exc, PipelineError):
+        return exc
+    code, text, status = error_parts(exc)
+    message = f"{service.label}{action}: {code or type(exc).__name__}: {text or exc}"
+    if code in THROTTLING_CODES or code in service.throttling:
+        return ThrottledError(message, code=f"{service.prefix}_THROTTLED")
+    if code in UNAVAILABLE_CODES or code in service.unavailable or status >= 500 or _connection_failed(exc):
+        return TransientError(message, code=f"{service.prefix}_UNAVAILABLE")
+    if code in service.rejecting:
+        return MediaRejected(message, code=f"{service.prefix}_REJECTED")
+    if code in ACCESS_DENIED_CODES:
+        return service.failure(message, code=f"{service.prefix}_ACCESS_DENIED")
+    if code in service.named:
+        return service.failure(message, code=f"{service.prefix}_{_code_for(code.removesuffix('Exception'))}")
+    return service.failure(message, code=f"{service.prefix}_REQUEST_FAILED")
+
+
+# Reading an upload: S3's codes name the object. A HEAD response has no body, so botocore names its error by the
+# HTTP status ("404", "403").
+S3_MISSING_CODES = frozenset({"NoSuchKey", "NotFound", "404", "NoSuchVersion"})
+# With a VersionId: a malformed id ("400", InvalidArgument) or a delete marker (405) is a version that is not there.
+S3_MISSING_VERSION_CODES = frozenset({"400", "InvalidArgument", "405", "MethodNotAllowed"})
+S3_FORBIDDEN_CODES = frozenset({"403", "Forbidden"}) | ACCESS_DENIED_CODES
+# Words of a 403 that name a real permission problem rather than a key S3 will not say is missing.
+_DENIAL_MARKERS = ("kms", "s3:getobject")
+
+
+def upload_read_error(exc: Exception, bucket: str, key: str, version_id: str | None = None) -> PipelineError:
+    """A failed read of an upload (HeadObject, GetObject, a copy's source) as a reason code about the object.
+
+    - missing key or version (404, NoSuchKey, NoSuchVersion; with a version id also 400 and 405) → OBJECT_NOT_FOUND;
+    - 403: S3 answers 403, not 404, for a missing key when the caller may not s3:ListBucket, and a HEAD's 403
+      carries no message, so a 403 is OBJECT_NOT_FOUND ("does not exist or cannot be read") unless its message
+      names a real denial (KMS, s3:GetObject or s3:GetObjectVersion) → OBJECT_ACCESS_DENIED;
+    - throttling → S3_THROTTLED (ThrottledError); anything else → S3_READ_FAILED (TransientError): both retried.
+    """
+    if isinstance(exc, PipelineError):
+        return exc
+    code, text, status = error_parts(exc)
+    where = f"s3://{bucket}/{key}" + (f" (version {version_id})" if version_id else "")
+    missing = S3_MISSING_CODES | (S3_MISSING_VERSION_CODES if version_id else frozenset())
+    if code in missing or status == 404:
+        return MediaRejected(f"{where} does not exist: it was deleted before it could be read", code="OBJECT_NOT_FOUND")
+    if code in S3_FORBIDDEN_CODES or status == 403:
+        if any(marker in text.lower() for marker in _DENIAL_MARKERS):
+            return PipelineError(f"access to {where} was denied: {text}", code="OBJECT_ACCESS_DENIED")
+        return MediaRejected(f"{where} does not exist or cannot be read (S3 answers 403 for a missing key when the "
+                             "caller may not list the bucket)", code="OBJECT_NOT_FOUND")
+    if code in THROTTLING_CODES or code == "503" or status == 503:
+        return ThrottledError(f"S3 throttled reading {where}: {code}", code="S3_THROTTLED")
+    return TransientError(f"reading {where} failed: {code or type(exc).__name__}: {text or exc}",
+                          code="S3_READ_FAILED")
 
 
 _STATES_ERRORS = {

@@ -7,17 +7,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from media_pipeline.aws import client
-from media_pipeline.errors import MediaRejected, PipelineError, ThrottledError, TransientError
+from media_pipeline.errors import upload_read_error
 from media_pipeline.settings import settings
-
-# S3 error codes. A HEAD response has no body, so botocore names its error by the HTTP status ("404", "403").
-_MISSING = {"NoSuchKey", "NotFound", "404", "NoSuchVersion"}
-# With a VersionId: a malformed id ("400", InvalidArgument) or a delete marker (405) is a version that is not there.
-_MISSING_VERSION = {"400", "InvalidArgument", "405", "MethodNotAllowed"}
-_FORBIDDEN = {"403", "Forbidden", "AccessDenied"}
-_THROTTLING = {"SlowDown", "503", "Throttling", "ThrottlingException", "RequestLimitExceeded"}
-# Words of a 403 that name a real permission problem rather than a key S3 will not say is missing.
-_DENIAL_MARKERS = ("kms", "s3:getobject")
 
 
 def results_key(media_id: str, name: str) -> str:
@@ -28,38 +19,9 @@ def s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def upload_read_error(exc: Exception, bucket: str, key: str, version_id: str | None = None) -> PipelineError:
-    """The one mapping of a failed read of an upload (HeadObject, GetObject, a copy's source) to a reason code.
-
-    - missing key or version (404, NoSuchKey, NoSuchVersion; with a version id also 400 and 405) → OBJECT_NOT_FOUND;
-    - 403: S3 answers 403, not 404, for a missing key when the caller may not s3:ListBucket, and a HEAD's 403
-      carries no message, so a 403 is OBJECT_NOT_FOUND ("does not exist or cannot be read") unless its message
-      names a real denial (KMS, s3:GetObject or s3:GetObjectVersion) → OBJECT_ACCESS_DENIED;
-    - throttling → S3_THROTTLED (ThrottledError); anything else → S3_READ_FAILED (TransientError): both retried.
-    """
-    if isinstance(exc, PipelineError):
-        return exc
-    response = getattr(exc, "response", None) or {}
-    error = response.get("Error", {})
-    code, message = str(error.get("Code", "")), str(error.get("Message", ""))
-    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    where = s3_uri(bucket, key) + (f" (version {version_id})" if version_id else "")
-    if code in _MISSING or status == 404 or (version_id and code in _MISSING_VERSION):
-        return MediaRejected(f"{where} does not exist: it was deleted before it could be read", code="OBJECT_NOT_FOUND")
-    if code in _FORBIDDEN or status == 403:
-        if any(marker in message.lower() for marker in _DENIAL_MARKERS):
-            return PipelineError(f"access to {where} was denied: {message}", code="OBJECT_ACCESS_DENIED")
-        return MediaRejected(f"{where} does not exist or cannot be read (S3 answers 403 for a missing key when the "
-                             "caller may not list the bucket)", code="OBJECT_NOT_FOUND")
-    if code in _THROTTLING or status == 503:
-        return ThrottledError(f"S3 throttled reading {where}: {code}", code="S3_THROTTLED")
-    return TransientError(f"reading {where} failed: {code or type(exc).__name__}: {message or exc}",
-                          code="S3_READ_FAILED")
-
-
 @contextlib.contextmanager
 def reading_upload(bucket: str, key: str, version_id: str | None = None) -> Iterator[None]:
-    """Around every S3 read of an upload: boto errors leave as the typed failure `upload_read_error` names."""
+    """Around every S3 read of an upload: boto errors leave as the typed failure `errors.upload_read_error` names."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:

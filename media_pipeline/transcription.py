@@ -7,7 +7,7 @@ from typing import Any
 
 from media_pipeline import jobs
 from media_pipeline.aws import client
-from media_pipeline.errors import STALE_TOKEN_CODES, aws_error
+from media_pipeline.errors import STATES, TRANSCRIBE, aws_error, is_stale_token
 from media_pipeline.ids import media_id_from_job_name
 from media_pipeline.observability import logger
 from media_pipeline.storage import results_key
@@ -54,19 +54,19 @@ def resume_execution(job_name: str) -> str:
     try:
         job = client("transcribe").get_transcription_job(TranscriptionJobName=job_name)["TranscriptionJob"]
     except (ClientError, BotoCoreError) as exc:
-        raise aws_error(exc, "TRANSCRIBE", "GetTranscriptionJob") from exc
+        raise aws_error(exc, TRANSCRIBE, "GetTranscriptionJob") from exc
     kind, payload = outcome(job)
     if kind == "running":
         return "running"
     try:
         _report(token, kind, payload)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in STALE_TOKEN_CODES:
-            raise aws_error(exc, "STATES", f"SendTask{kind.capitalize()}") from exc
+        if not is_stale_token(exc):
+            raise aws_error(exc, STATES, f"SendTask{kind.capitalize()}") from exc
         logger.warning("the waiting task is gone", extra={"job_name": job_name})
         kind = "stale-token"
     except BotoCoreError as exc:
-        raise aws_error(exc, "STATES", f"SendTask{kind.capitalize()}") from exc
+        raise aws_error(exc, STATES, f"SendTask{kind.capitalize()}") from exc
     jobs.delete_task_token(TOKEN_KIND, job_name)
     return kind
 

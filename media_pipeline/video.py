@@ -19,8 +19,8 @@ import av
 import numpy as np
 
 from media_pipeline.aws import client
-from media_pipeline.errors import MediaRejected, PipelineError, TransientError
-from media_pipeline.storage import upload_file, upload_read_error
+from media_pipeline.errors import MediaRejected, PipelineError, TransientError, upload_read_error
+from media_pipeline.storage import upload_file
 
 # Amazon Transcribe accepts at most 4 hours and 2 GB per job; longer audio is split into parts.
 TRANSCRIBE_MAX_SECONDS = 4 * 3600

@@ -1,11 +1,11 @@
-"""The one mapping of a failed S3 read of an upload to a reason code (media_pipeline.storage.upload_read_error)."""
+"""The mapping of a failed S3 read of an upload to a reason code (media_pipeline.errors.upload_read_error)."""
 from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from media_pipeline.errors import MediaRejected, PipelineError, ThrottledError, TransientError
-from media_pipeline.storage import reading_upload, upload_read_error
+from media_pipeline.errors import MediaRejected, PipelineError, ThrottledError, TransientError, upload_read_error
+from media_pipeline.storage import reading_upload
 
 WHERE = "s3://media-bucket/uploads/a.mp4"
 NOT_LISTABLE = (f"{WHERE} does not exist or cannot be read (S3 answers 403 for a missing key when the caller may "
