@@ -143,6 +143,7 @@ def snapshot_from_template(template: Mapping[str, Any]) -> dict[str, Any]:
                      for body in resources.values() if body["Type"] == "AWS::Lambda::EventSourceMapping"]
     return {
         "generated_by": "python -m media_pipeline.local.deployment --write (from app.py -c bundling=false)",
+        "resource_policies": _resource_policies(resources),
         "resource_types": dict(sorted(types.items())),
         "roles": dict(sorted(roles.items())),
         "functions": dict(sorted(functions.items())),
@@ -152,6 +153,26 @@ def snapshot_from_template(template: Mapping[str, Any]) -> dict[str, Any]:
         "queues": queues,
         "event_sources": event_sources,
     }
+
+
+def _resource_policies(resources: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Resource symbol -> its resource-based policy: Lambda permissions, queue and topic policies."""
+    policies: dict[str, list[dict[str, Any]]] = {}
+    for body in resources.values():
+        properties = body["Properties"] if "Properties" in body else {}
+        if body["Type"] == "AWS::Lambda::Permission":
+            function = _flatten(properties["FunctionName"])
+            statement = {"Effect": "Allow", "Principal": {"Service": [properties["Principal"]]},
+                         "Action": [properties["Action"]], "Resource": [function]}
+            if "SourceArn" in properties:
+                statement["Condition"] = {"ArnLike": {"aws:SourceArn": _flatten(properties["SourceArn"])}}
+            policies.setdefault(_SYMBOL.fullmatch(function).group(1).split(".")[0], []).append(statement)
+        for kind, owners in (("AWS::SQS::QueuePolicy", "Queues"), ("AWS::SNS::TopicPolicy", "Topics")):
+            if body["Type"] == kind:
+                for owner in properties[owners]:
+                    owner_symbol = _SYMBOL.fullmatch(_flatten(owner)).group(1).split(".")[0]
+                    policies.setdefault(owner_symbol, []).extend(_statements(properties["PolicyDocument"]))
+    return dict(sorted(policies.items()))
 
 
 def _queue(properties: Mapping[str, Any]) -> dict[str, Any]:

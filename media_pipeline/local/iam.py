@@ -86,6 +86,7 @@ def forget() -> None:
         _decisions.clear()
         _partition_keys.clear()
         _caller_roles.clear()
+        _resource_policies.clear()
 
 
 def principal_for(role_arn: str | None) -> Principal | None:
@@ -267,6 +268,35 @@ def service_may(role_arn: str | None, service: str, request: Request) -> bool:
     allowed, reason = evaluate(principal.statements, request)
     _record(Decision(role_arn or "", f"{service}:{request.action}", request, allowed, reason,
                      granting(principal.statements, request) if allowed else ()))
+    return allowed
+
+
+_resource_policies: dict[str, list[dict[str, Any]]] = {}
+
+
+def _principal_matches(principal: Any, service: str) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, Mapping):
+        return False
+    return "*" in _listed(principal.get("AWS", [])) or service in _listed(principal.get("Service", []))
+
+
+def service_may_deliver(service: str, source_arn: str, action: str, resource: str) -> bool:
+    """A service delivering to a resource (EventBridge to a queue or a function, SNS to a function) needs the
+    resource's own policy to allow it, for that source (a Lambda permission, a queue policy). Recorded like a
+    call; with IAM not enforced, always True."""
+    if not _principals:
+        return True
+    account = source_arn.split(":")[4] if source_arn.count(":") >= 5 else ""
+    request = Request(action, resource, {"aws:SourceArn": source_arn, "aws:SourceAccount": account,
+                                         "aws:SecureTransport": "true"})
+    statements = [s for s in _resource_policies.get(resource, []) if _principal_matches(s.get("Principal"), service)]
+    allowed, reason = evaluate(statements, request)
+    if not allowed and not statements:
+        reason = f"because the resource's policy has no statement for {service}"
+    _record(Decision(f"service/{service}", f"{service}:deliver", request, allowed,
+                     reason.replace("identity-based", "resource-based")))
     return allowed
 
 
@@ -709,6 +739,9 @@ def register_snapshot(snapshot: Mapping[str, Any], binding: Any, *,
                       token_state_machine: Callable[[str], str | None] | None = None) -> None:
     """Enforce every role of a deployment snapshot, bound to an emulated account (a `deployment.Binding`)."""
     register(principals_from_snapshot(snapshot, binding), token_state_machine=token_state_machine)
+    with _lock:
+        _resource_policies.update({binding.arn(name): binding.resolve_all(statements)
+                                   for name, statements in snapshot.get("resource_policies", {}).items()})
     set_partition_keys({binding.name(name): table["partition_key"] for name, table in snapshot["tables"].items()})
     roles = {binding.arn(name): [binding.arn(spec[kind]) for kind in ("task_role", "execution_role") if spec.get(kind)]
              for name, spec in snapshot["task_definitions"].items()}

@@ -327,8 +327,12 @@ def install_event_delivery() -> None:
     def deliver(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
-        ours = [t for t in self.targets if t["Arn"].split(":")[2] in ("lambda", "states")]
-        others = [t for t in self.targets if t not in ours]
+        # EventBridge may deliver to a function or a queue only if the resource's own policy lets this rule do so.
+        allowed = [t for t in self.targets if t["Arn"].split(":")[2] not in ("lambda", "sqs")
+                   or iam.service_may_deliver("events.amazonaws.com", self.arn, _DELIVERY_ACTIONS[t["Arn"].split(":")[2]],
+                                              t["Arn"])]
+        ours = [t for t in allowed if t["Arn"].split(":")[2] in ("lambda", "states")]
+        others = [t for t in allowed if t not in ours]
         if others:
             rule = copy.copy(self)
             rule.targets = others
@@ -345,6 +349,26 @@ def install_event_delivery() -> None:
                     log.exception("EventBridge could not deliver to %s", target["Arn"])
 
     Rule.send_to_targets = deliver  # type: ignore[method-assign]
+    _install_sns_delivery_check()
+
+
+_DELIVERY_ACTIONS = {"lambda": "lambda:InvokeFunction", "sqs": "sqs:SendMessage"}
+
+
+def _install_sns_delivery_check() -> None:
+    """SNS invokes a subscribed function only if the function's policy lets the topic do so (a Lambda permission)."""
+    from moto.sns.models import Subscription
+
+    publish = _patch(Subscription, "publish", None)
+
+    def publish_checked(self: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
+        if self.protocol == "lambda" and not iam.service_may_deliver(
+                "sns.amazonaws.com", self.topic.arn, "lambda:InvokeFunction", self.endpoint):
+            log.warning("SNS may not invoke %s for %s: no Lambda permission", self.endpoint, self.topic.arn)
+            return
+        publish(self, message, message_id, *args, **kwargs)
+
+    Subscription.publish = publish_checked  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ TEMPLATE_NAMES: dict[str, str] = {
     "StorageMediaBucket": BUCKET, "StorageJobsTable": TABLE, "WorkflowStateMachine": STATE_MACHINE_NAME,
     "IngestQueue": INGEST_QUEUE, "IngestDeadLetterQueue": INGEST_DLQ, "AiServicesTextractTopic": TEXTRACT_TOPIC,
     "VideoWorkerCluster": CLUSTER, "VideoWorkerTaskDefinition": f"{WORKER_FAMILY}:1",
+    "IngestUploadRule": "media-pipeline-uploads", "AiServicesTranscribeJobStateRule": "media-pipeline-transcribe-state",
 }
 
 
@@ -98,8 +99,8 @@ SUBSTITUTIONS: dict[str, str] = {
 }
 
 # The EventBridge rules, with the deployment's patterns (media_pipeline/steps.py).
-UPLOAD_RULE = "media-pipeline-uploads"
-TRANSCRIBE_RULE = "media-pipeline-transcribe-state"
+UPLOAD_RULE = TEMPLATE_NAMES["IngestUploadRule"]
+TRANSCRIBE_RULE = TEMPLATE_NAMES["AiServicesTranscribeJobStateRule"]
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 

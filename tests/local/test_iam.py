@@ -263,3 +263,46 @@ def test_the_binding_resolves_the_templates_references_to_the_emulated_account()
         f"arn:aws:bedrock:{REGION}::foundation-model/m")
     assert bound.resolve("${WorkflowStateMachine}") == f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:media-pipeline"
     assert bound.arn("IngestFunction") == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ingest"
+
+
+# ---- resource-based policies: services delivering to the pipeline's functions and queues ----------------------
+
+def test_a_service_delivers_only_where_the_resources_policy_lets_that_source():
+    function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:transcribe_callback"
+    rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/transcribe-state"
+    iam.register({ROLE: iam.Principal(ROLE, [])})
+    iam._resource_policies[function] = [{
+        "Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com"]}, "Action": ["lambda:InvokeFunction"],
+        "Resource": [function], "Condition": {"ArnLike": {"aws:SourceArn": rule}}}]
+    try:
+        assert iam.service_may_deliver("events.amazonaws.com", rule, "lambda:InvokeFunction", function)
+        assert not iam.service_may_deliver("events.amazonaws.com", rule + "-other", "lambda:InvokeFunction", function)
+        assert not iam.service_may_deliver("sns.amazonaws.com", rule, "lambda:InvokeFunction", function)
+        queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:no-policy"
+        assert not iam.service_may_deliver("events.amazonaws.com", rule, "sqs:SendMessage", queue)
+        [*_, last] = iam.denials()
+        assert last.principal == "service/events.amazonaws.com"
+        assert last.reason == "because the resource's policy has no statement for events.amazonaws.com"
+    finally:
+        iam.forget()
+
+
+def test_the_template_lets_each_event_source_reach_its_target():
+    from media_pipeline.local.runtime import binding
+
+    snapshot = deployment.load()
+    bound = binding(snapshot)
+    iam.register_snapshot(snapshot, bound)
+    try:
+        deliveries = [("events.amazonaws.com", "IngestUploadRule", "sqs:SendMessage", "IngestQueue"),
+                      ("events.amazonaws.com", "AiServicesTranscribeJobStateRule", "lambda:InvokeFunction",
+                       "TranscribeCallbackFunction"),
+                      ("sns.amazonaws.com", "AiServicesTextractTopic", "lambda:InvokeFunction", "TextractCallbackFunction")]
+        for service, source, action, target in deliveries:
+            source_arn = bound.arn(source) if not source.endswith("Topic") else bound.ref(source)
+            assert iam.service_may_deliver(service, source_arn, action, bound.arn(target)), (service, source, target)
+        # and not from anywhere else: the upload rule may not invoke the Transcribe callback
+        assert not iam.service_may_deliver("events.amazonaws.com", bound.arn("IngestUploadRule"),
+                                           "lambda:InvokeFunction", bound.arn("TranscribeCallbackFunction"))
+    finally:
+        iam.forget()

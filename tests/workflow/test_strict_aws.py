@@ -10,10 +10,10 @@ from typing import Any, Callable
 import pytest
 
 from media_pipeline import jobs
-from media_pipeline.documents import TOKEN_KIND as TEXTRACT_TOKENS
 from media_pipeline.errors import TransientError
 from media_pipeline.local import iam, moto_gaps
 from media_pipeline.local.runtime import load_handler
+from media_pipeline.textract import TOKEN_KIND as TEXTRACT_TOKENS
 from media_pipeline.transcription import TOKEN_KIND as TRANSCRIBE_TOKENS
 from tests.document_factory import image_bytes, scanned_pdf, text_pdf
 from tests.media_factory import make_video, wav_bytes
@@ -186,3 +186,21 @@ def test_the_video_worker_reads_the_pinned_version_and_beats_as_its_task_role(pi
     assert reads and not decisions_of("VideoWorkerTaskRole", "s3:GetObject")  # every read pinned to the upload
     beats = decisions_of("VideoWorkerTaskRole", "states:SendTaskHeartbeat")
     assert beats and all(d.allowed and d.request.resource == pipeline.state_machine_arn for d in beats)
+
+
+def test_without_its_lambda_permission_eventbridge_cannot_resume_the_execution(pipeline, engines, expected_denials):
+    """A missing AWS::Lambda::Permission: EventBridge may not invoke the Transcribe callback, so nothing resumes
+    the waiting execution (in AWS it waits out the state's timeout), and the denial says why."""
+    callback = "arn:aws:lambda:us-east-1:123456789012:function:transcribe_callback"
+    saved = iam._resource_policies.pop(callback)
+    try:
+        upload = pipeline.upload(wav_bytes(0.3), name="unheard.wav")
+        denied = until(lambda: [d for d in iam.denials() if d.request.resource == callback], what="the denial")
+    finally:
+        iam._resource_policies[callback] = saved
+    assert denied[0].principal == "service/events.amazonaws.com" and denied[0].request.action == "lambda:InvokeFunction"
+    assert denied[0].request.context["aws:SourceArn"].endswith(":rule/media-pipeline-transcribe-state")
+    assert pipeline.manifest(upload.media_id) is None
+    execution = pipeline.client("stepfunctions").describe_execution(executionArn=pipeline.execution_arn(upload.media_id))
+    assert execution["status"] == "RUNNING"
+    pipeline.client("stepfunctions").stop_execution(executionArn=execution["executionArn"], error="TEST_CLEANUP")
