@@ -25,7 +25,8 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | message a batch, ignore batchItemFailures, never redeliver      | batches, visibility timeout, partial failures, DLQ     |
 | S3's EventBridge events carry the key unencoded                 | `limits.install_s3_event_keys`: encoded as S3 does     |
 | No IAM: every caller may do anything (and a missing key is 404) | `iam.install` + `install_principals`: each call is     |
-|                                                                 | authorized as its role from the synthesized template   |
+|                                                                 | authorized as its role from the synthesized template;  |
+|                                                                 | deliveries need the target's Lambda/queue permission   |
 
 Everything here patches moto's models or response classes (never the pipeline's handlers), so the code that runs
 in AWS runs unchanged against the emulator. Each install_* call is idempotent; `uninstall()` restores moto.
