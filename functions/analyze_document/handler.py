@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from media_pipeline import documents
+from media_pipeline import documents, pdf_text_layer, textract_blocks
 from media_pipeline.aws import client
 from media_pipeline.documents import PageText
 from media_pipeline.errors import MediaRejected
@@ -22,6 +22,7 @@ from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.settings import settings
 from media_pipeline.storage import (head_upload, reading_upload, results_key, upload_file, version_args, write_json,
                                     write_text)
+from media_pipeline.textract import textract_errors
 
 DOCUMENT_FORMATS = ("pdf", "png", "jpeg", "tiff")
 
@@ -53,7 +54,7 @@ def analyze_pdf(media: dict[str, Any], workdir: str) -> dict[str, Any]:
     # Streamed to /tmp (up to 500 MB), never held in memory; PDFium reads pages from the file as needed.
     with _reading(media):
         client("s3").download_file(media["bucket"], media["key"], path, ExtraArgs=_version(media) or None)
-    inspection = documents.inspect_pdf(path)
+    inspection = pdf_text_layer.inspect_pdf(path)
     result: dict[str, Any] = {"format": "pdf", "page_count": inspection.page_count, "ocr_pages": inspection.ocr_pages,
                               "warnings": []}
     metrics.add_metric(name="DocumentPages", unit=MetricUnit.Count, value=inspection.page_count)
@@ -64,7 +65,7 @@ def analyze_pdf(media: dict[str, Any], workdir: str) -> dict[str, Any]:
             result["warnings"].append(documents.no_text_warning("PDF (its pages are empty)"))
         return {"mode": "text_layer", **result, **write_text_result(media_id, pages), "blocks_key": None}
     ocr_path = os.path.join(workdir, "ocr-input.pdf")
-    documents.write_ocr_pdf(path, inspection.ocr_pages, ocr_path)
+    pdf_text_layer.write_ocr_pdf(path, inspection.ocr_pages, ocr_path)
     ocr_key = results_key(media_id, "ocr-input.pdf")
     upload_file(ocr_path, bucket, ocr_key, "application/pdf")
     text_layer_key = write_json(bucket, results_key(media_id, "text-layer-pages.json"),
@@ -76,7 +77,7 @@ def analyze_pdf(media: dict[str, Any], workdir: str) -> dict[str, Any]:
 
 def detect_text(data: bytes) -> dict[str, Any]:
     textract = client("textract")
-    with documents.textract_errors("DetectDocumentText"):
+    with textract_errors("DetectDocumentText"):
         response = textract.detect_document_text(Document={"Bytes": data})
     metrics.add_metric(name="TextractSyncPages", unit=MetricUnit.Count, value=1)
     response.pop("ResponseMetadata", None)
@@ -111,7 +112,7 @@ def analyze_image(media: dict[str, Any], size: int, workdir: str) -> dict[str, A
                 "text_layer_pages_key": None}
     response = detect_text(data or b"")
     blocks_key = write_json(bucket, results_key(media_id, "textract-blocks.json"), response)
-    pages = documents.pages_from_blocks(response.get("Blocks") or [], page_count=1)
+    pages = textract_blocks.pages_from_blocks(response.get("Blocks") or [], page_count=1)
     if not any(p.text for p in pages):
         result["warnings"].append(documents.no_text_warning("image"))
     return {"mode": "sync", **result, "ocr_pages": [1], **write_text_result(media_id, pages), "blocks_key": blocks_key}

@@ -11,11 +11,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from media_pipeline import documents
 from media_pipeline.aws import client
-from media_pipeline.documents import TEXT_LAYER, TEXTRACT, PageText, PageTextCollector
+from media_pipeline.documents import TEXT_LAYER, TEXTRACT, PageText
 from media_pipeline.errors import ServiceJobFailed, TransientError
 from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.settings import settings
 from media_pipeline.storage import StreamedUpload, read_json, results_key, write_json, write_text
+from media_pipeline.textract import textract_errors
+from media_pipeline.textract_blocks import PageTextCollector
 
 MAX_RESULTS = 1000  # blocks per GetDocumentTextDetection call (the API's maximum)
 
@@ -40,7 +42,7 @@ def read_job_results(job_id: str, ocr_pages: list[int], blocks_key: str) -> tupl
             request: dict[str, Any] = {"JobId": job_id, "MaxResults": MAX_RESULTS}
             if next_token:
                 request["NextToken"] = next_token
-            with documents.textract_errors("GetDocumentTextDetection"):
+            with textract_errors("GetDocumentTextDetection"):
                 response = textract.get_document_text_detection(**request)
             calls += 1
             status = response.get("JobStatus")

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from media_pipeline import documents, jobs
+from media_pipeline import jobs, textract
 from media_pipeline.aws import client
 from media_pipeline.errors import PipelineError
 from media_pipeline.observability import logger, metrics, pipeline_handler
@@ -35,8 +35,8 @@ def start(task_token: str, media: dict[str, Any], document: dict[str, Any]) -> d
     media_id = media["media_id"]
     request = job_request(media_id, document["ocr_input_key"])
     # The token is stored first: the job's notification may arrive before StartDocumentTextDetection returns.
-    jobs.save_task_token(documents.TOKEN_KIND, media_id, task_token=task_token, media_id=media_id)
-    with documents.textract_errors("StartDocumentTextDetection"):
+    jobs.save_task_token(textract.TOKEN_KIND, media_id, task_token=task_token, media_id=media_id)
+    with textract.textract_errors("StartDocumentTextDetection"):
         job_id = client("textract").start_document_text_detection(**request)["JobId"]
     metrics.add_metric(name="TextractJobsStarted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="TextractAsyncPages", unit=MetricUnit.Count, value=len(document.get("ocr_pages") or []))
@@ -44,8 +44,8 @@ def start(task_token: str, media: dict[str, Any], document: dict[str, Any]) -> d
     # A retry of this state may get back a job that already finished, whose notification resumed nobody and
     # never will. An error reading its status or resuming must fail the step (Retry/Catch see it): swallowed, the
     # execution would wait out the task's whole timeout.
-    status, message = documents.job_status(job_id)
-    resumed = documents.resume_execution(media_id, job_id, status, message) if status in FINISHED else None
+    status, message = textract.job_status(job_id)
+    resumed = textract.resume_execution(media_id, job_id, status, message) if status in FINISHED else None
     return {"job_id": job_id, "status": status, "resumed": resumed}
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
-from media_pipeline import documents
+from media_pipeline import textract
 from media_pipeline.errors import PipelineError, TransientError
 from media_pipeline.observability import logger, pipeline_handler
 from media_pipeline.settings import settings
@@ -20,7 +20,7 @@ SUCCEEDED = ("SUCCEEDED", "PARTIAL_SUCCESS")
 def handle_notification(message: dict[str, Any]) -> dict[str, Any]:
     job_id, status = message.get("JobId") or "", message.get("Status") or ""
     # JobTag is the media id; the OCR input's key (results/<media_id>/ocr-input.*) names it too.
-    media_id = message.get("JobTag") or documents.media_id_from_location(message.get("DocumentLocation") or {},
+    media_id = message.get("JobTag") or textract.media_id_from_location(message.get("DocumentLocation") or {},
                                                                          settings().results_prefix)
     summary = {"job_id": job_id, "media_id": media_id, "status": status}
     if message.get("API") not in (None, "StartDocumentTextDetection"):
@@ -34,11 +34,11 @@ def handle_notification(message: dict[str, Any]) -> dict[str, Any]:
     if status not in SUCCEEDED:
         cause = f"the Textract job {job_id} ended {status}"
         try:
-            _, message_text = documents.job_status(job_id)
+            _, message_text = textract.job_status(job_id)
             cause += f": {message_text}" if message_text else ""
         except PipelineError as exc:
             logger.info("no status message for the failed job", extra={**summary, "error": exc.code})
-    result = documents.resume_execution(media_id, job_id, status, cause)
+    result = textract.resume_execution(media_id, job_id, status, cause)
     if result == "no-token":
         logger.info("no execution waits for this job", extra=summary)
     else:

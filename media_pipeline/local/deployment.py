@@ -41,6 +41,29 @@ def folder_name(function_symbol: str) -> str:
 # From the template: intrinsic functions become `${Symbol}` / `${Symbol.Attribute}` strings.
 # --------------------------------------------------------------------------------------------------------------
 
+def _ref(argument: str) -> str:
+    return "${" + (argument if argument.startswith("AWS::") else symbol(argument)) + "}"
+
+
+def _get_att(argument: Any) -> str:
+    logical, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+    return "${" + f"{symbol(logical)}.{attribute}" + "}"
+
+
+def _join(argument: Any) -> str:
+    separator, parts = argument
+    return separator.join(str(_flatten(part)) for part in parts)
+
+
+def _sub(argument: Any) -> str:
+    text = argument if isinstance(argument, str) else argument[0]
+    return _SYMBOL.sub(lambda m: "${" + (m.group(1) if m.group(1).startswith("AWS::") else _sub_symbol(m.group(1)))
+                       + "}", text)
+
+
+_INTRINSICS = {"Ref": _ref, "Fn::GetAtt": _get_att, "Fn::Join": _join, "Fn::Sub": _sub}
+
+
 def _flatten(value: Any) -> Any:
     """An intrinsic-bearing value as a template string (or a list/dict of them)."""
     if isinstance(value, list):
@@ -49,18 +72,8 @@ def _flatten(value: Any) -> Any:
         return value
     if len(value) == 1:
         (name, argument), = value.items()
-        if name == "Ref":
-            return "${" + (argument if argument.startswith("AWS::") else symbol(argument)) + "}"
-        if name == "Fn::GetAtt":
-            logical, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-            return "${" + f"{symbol(logical)}.{attribute}" + "}"
-        if name == "Fn::Join":
-            separator, parts = argument
-            return separator.join(str(_flatten(part)) for part in parts)
-        if name == "Fn::Sub":
-            text = argument if isinstance(argument, str) else argument[0]
-            return _SYMBOL.sub(lambda m: "${" + (m.group(1) if m.group(1).startswith("AWS::")
-                                                 else _sub_symbol(m.group(1))) + "}", text)
+        if name in _INTRINSICS:
+            return _INTRINSICS[name](argument)
         if name.startswith("Fn::"):
             raise ValueError(f"the emulator cannot resolve {name} in the template")
     return {key: _flatten(item) for key, item in value.items()}
@@ -93,65 +106,67 @@ def _role_of(properties: Mapping[str, Any], key: str) -> str | None:
     return match.group(1).split(".")[0] if match else None
 
 
-def snapshot_from_template(template: Mapping[str, Any]) -> dict[str, Any]:
-    """The emulator's view of a synthesized template (see the module docstring)."""
-    resources: dict[str, dict[str, Any]] = template["Resources"]
-    types = {symbol(logical): body["Type"] for logical, body in resources.items()}
+def _of_type(resources: Mapping[str, Any], *types: str) -> dict[str, Mapping[str, Any]]:
+    """symbol -> Properties of the resources of the given types."""
+    return {symbol(logical): body.get("Properties", {}) for logical, body in resources.items() if body["Type"] in types}
+
+
+def _roles(resources: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every role: the services it trusts and every statement of its inline and attached policies."""
     roles: dict[str, dict[str, Any]] = {}
-    for logical, body in resources.items():
-        if body["Type"] != "AWS::IAM::Role":
-            continue
-        properties = body["Properties"]
+    for name, properties in _of_type(resources, "AWS::IAM::Role").items():
         trusted = sorted({service for statement in _statements(properties["AssumeRolePolicyDocument"])
                           for service in _listed((statement.get("Principal") or {}).get("Service", []))})
         inline = [s for policy in properties.get("Policies", []) for s in _statements(policy["PolicyDocument"])]
         managed = [_flatten(arn) for arn in properties.get("ManagedPolicyArns", [])]
-        roles[symbol(logical)] = {"trusted_services": trusted, "statements": inline, "managed_policies": managed}
-    for body in resources.values():
-        if body["Type"] != "AWS::IAM::Policy":
-            continue
-        statements = _statements(body["Properties"]["PolicyDocument"])
-        for role in body["Properties"].get("Roles", []):
+        roles[name] = {"trusted_services": trusted, "statements": inline, "managed_policies": managed}
+    for properties in _of_type(resources, "AWS::IAM::Policy").values():
+        statements = _statements(properties["PolicyDocument"])
+        for role in properties.get("Roles", []):
             roles[_SYMBOL.fullmatch(_flatten(role)).group(1)]["statements"].extend(statements)
+    return dict(sorted(roles.items()))
 
-    functions: dict[str, dict[str, Any]] = {}
-    for logical, body in resources.items():
-        properties = body["Properties"]
-        if body["Type"] != "AWS::Lambda::Function":
-            continue
-        name = folder_name(symbol(logical))
-        if not (FUNCTIONS_DIR / name / "handler.py").is_file():
-            continue  # CDK's own custom-resource handlers run only in CloudFormation
-        functions[name] = {"symbol": symbol(logical), "role": _role_of(properties, "Role"),
-                           "timeout_seconds": int(properties.get("Timeout", 3)),
-                           "memory_mib": int(properties.get("MemorySize", 128))}
 
-    state_machines = {symbol(logical): {"role": _role_of(body["Properties"], "RoleArn")}
-                      for logical, body in resources.items() if body["Type"] == "AWS::StepFunctions::StateMachine"}
-    task_definitions = {symbol(logical): {"task_role": _role_of(body["Properties"], "TaskRoleArn"),
-                                          "execution_role": _role_of(body["Properties"], "ExecutionRoleArn")}
-                        for logical, body in resources.items() if body["Type"] == "AWS::ECS::TaskDefinition"}
-    tables = {symbol(logical): {"partition_key": next(k["AttributeName"] for k in body["Properties"]["KeySchema"]
-                                                      if k["KeyType"] == "HASH")}
-              for logical, body in resources.items() if body["Type"] in ("AWS::DynamoDB::GlobalTable",
-                                                                          "AWS::DynamoDB::Table")}
-    queues = {symbol(logical): _queue(body["Properties"])
-              for logical, body in resources.items() if body["Type"] == "AWS::SQS::Queue"}
-    event_sources = [{"function": folder_name(_flatten(body["Properties"]["FunctionName"])[2:-1]),
-                      "queue": _flatten(body["Properties"]["EventSourceArn"])[2:-1].split(".")[0],
-                      "batch_size": int(body["Properties"].get("BatchSize", 10))}
-                     for body in resources.values() if body["Type"] == "AWS::Lambda::EventSourceMapping"]
+def _functions(resources: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The pipeline's functions by folder name (CDK's own custom-resource handlers run only in CloudFormation)."""
+    functions = {}
+    for name, properties in _of_type(resources, "AWS::Lambda::Function").items():
+        folder = folder_name(name)
+        if (FUNCTIONS_DIR / folder / "handler.py").is_file():
+            functions[folder] = {"symbol": name, "role": _role_of(properties, "Role"),
+                                 "timeout_seconds": int(properties.get("Timeout", 3)),
+                                 "memory_mib": int(properties.get("MemorySize", 128))}
+    return dict(sorted(functions.items()))
+
+
+def _referenced(value: Any) -> str:
+    """The symbol a Ref or GetAtt names."""
+    return _SYMBOL.fullmatch(_flatten(value)).group(1).split(".")[0]
+
+
+def snapshot_from_template(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The emulator's view of a synthesized template (see the module docstring)."""
+    resources: dict[str, dict[str, Any]] = template["Resources"]
     return {
         "generated_by": "python -m media_pipeline.local.deployment --write (from app.py -c bundling=false)",
         "resource_policies": _resource_policies(resources),
-        "resource_types": dict(sorted(types.items())),
-        "roles": dict(sorted(roles.items())),
-        "functions": dict(sorted(functions.items())),
-        "state_machines": state_machines,
-        "task_definitions": task_definitions,
-        "tables": tables,
-        "queues": queues,
-        "event_sources": event_sources,
+        "resource_types": dict(sorted((symbol(logical), body["Type"]) for logical, body in resources.items())),
+        "roles": _roles(resources),
+        "functions": _functions(resources),
+        "state_machines": {name: {"role": _role_of(properties, "RoleArn")}
+                           for name, properties in _of_type(resources, "AWS::StepFunctions::StateMachine").items()},
+        "task_definitions": {name: {"task_role": _role_of(properties, "TaskRoleArn"),
+                                    "execution_role": _role_of(properties, "ExecutionRoleArn")}
+                             for name, properties in _of_type(resources, "AWS::ECS::TaskDefinition").items()},
+        "tables": {name: {"partition_key": next(k["AttributeName"] for k in properties["KeySchema"]
+                                                if k["KeyType"] == "HASH")}
+                   for name, properties in _of_type(resources, "AWS::DynamoDB::GlobalTable",
+                                                    "AWS::DynamoDB::Table").items()},
+        "queues": {name: _queue(properties) for name, properties in _of_type(resources, "AWS::SQS::Queue").items()},
+        "event_sources": [{"function": folder_name(_referenced(properties["FunctionName"])),
+                           "queue": _referenced(properties["EventSourceArn"]),
+                           "batch_size": int(properties.get("BatchSize", 10))}
+                          for properties in _of_type(resources, "AWS::Lambda::EventSourceMapping").values()],
     }
 
 

@@ -184,32 +184,39 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+_MATCHERS: dict[str, Callable[[str, list[str]], bool]] = {
+    "StringEquals": lambda actual, wanted: actual in wanted,
+    "ArnEquals": lambda actual, wanted: actual in wanted,
+    "StringEqualsIgnoreCase": lambda actual, wanted: actual.lower() in (w.lower() for w in wanted),
+    "Bool": lambda actual, wanted: actual.lower() in (w.lower() for w in wanted),
+    "StringLike": lambda actual, wanted: any(_wildcard(w, actual, case=True) for w in wanted),
+    "ArnLike": lambda actual, wanted: any(_wildcard(w, actual, case=True) for w in wanted),
+}
+
+
 def _condition_holds(operator: str, key: str, expected: Any, context: Mapping[str, Any]) -> bool:
     qualifier, _, operator = operator.rpartition(":")
     if qualifier:  # ForAllValues / ForAnyValue: the context holds a set of values
-        values = _listed(context.get(key, []))
-        if qualifier == "ForAllValues":
-            return all(_condition_holds(operator, key, expected, {key: v}) for v in values)
-        if qualifier == "ForAnyValue":
-            return any(_condition_holds(operator, key, expected, {key: v}) for v in values)
-        raise UnmappedOperation(f"condition qualifier {qualifier} is not emulated")
+        return _set_condition_holds(qualifier, operator, key, expected, context)
     if_exists = operator.endswith("IfExists")
     base = operator[: -len("IfExists")] if if_exists else operator
     negated = "Not" in base
     if key not in context:
         return if_exists or negated
-    actual, wanted = str(context[key]), [str(v) for v in _listed(expected)]
-    if base in ("StringEquals", "StringNotEquals", "ArnEquals", "ArnNotEquals"):
-        matched = actual in wanted
-    elif base in ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
-        matched = actual.lower() in (w.lower() for w in wanted)
-    elif base in ("StringLike", "StringNotLike", "ArnLike", "ArnNotLike"):
-        matched = any(_wildcard(w, actual, case=True) for w in wanted)
-    elif base == "Bool":
-        matched = actual.lower() in (w.lower() for w in wanted)
-    else:
+    matcher = _MATCHERS.get(base.replace("Not", "", 1))
+    if matcher is None:
         raise UnmappedOperation(f"condition operator {operator} is not emulated")
+    matched = matcher(str(context[key]), [str(v) for v in _listed(expected)])
     return not matched if negated else matched
+
+
+def _set_condition_holds(qualifier: str, operator: str, key: str, expected: Any, context: Mapping[str, Any]) -> bool:
+    values = _listed(context.get(key, []))
+    if qualifier == "ForAllValues":
+        return all(_condition_holds(operator, key, expected, {key: v}) for v in values)
+    if qualifier == "ForAnyValue":
+        return any(_condition_holds(operator, key, expected, {key: v}) for v in values)
+    raise UnmappedOperation(f"condition qualifier {qualifier} is not emulated")
 
 
 def _statement_matches(statement: Mapping[str, Any], request: Request) -> bool:
