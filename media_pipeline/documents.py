@@ -1,50 +1,37 @@
-"""Documents and images: limits checked before any paid call, PDF text layers, Textract blocks to text per page.
+"""Documents and images: pages of text, and the limits checked before any paid call.
 
-Everything above "Textract job control" is plain logic with no AWS call. pypdfium2 and Pillow are imported
-inside the functions that use them, so functions that only read Textract results do not need them.
+Plain logic, no AWS call. Pillow is imported inside the functions that use it. A PDF's own text layer is read by
+pdf_text_layer.py, Textract's blocks by textract_blocks.py; Textract job control is textract.py.
 
 Limits are Amazon Textract's set quotas (https://docs.aws.amazon.com/textract/latest/dg/limits-document.html):
 synchronous operations take JPEG, PNG and single-page TIFF up to 10 MB; asynchronous operations take PDF and
 TIFF up to 500 MB and 3,000 pages (JPEG and PNG stay at 10 MB); images up to 10,000 px on every side; PDF pages
-up to 40 inches; no password-protected PDFs.
+up to 40 inches (pdf_text_layer.MAX_PAGE_POINTS); no password-protected PDFs.
 """
 from __future__ import annotations
 
-import contextlib
 import io
-import json
-import re
-import unicodedata
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Iterable
 
-from media_pipeline.errors import STATES, MediaRejected, PipelineError, aws_error, is_stale_token
-from media_pipeline.errors import TEXTRACT as TEXTRACT_SERVICE
+from media_pipeline.errors import MediaRejected
 
 TEXT_LAYER = "text_layer"
 TEXTRACT = "textract"
-TOKEN_KIND = "textract"  # task tokens: pk TOKEN#textract#<media_id>
 
 # Textract's set quotas.
 SYNC_MAX_BYTES = 10 * 1024 * 1024  # DetectDocumentText; also JPEG/PNG in asynchronous jobs
 ASYNC_MAX_BYTES = 500 * 1024 * 1024  # PDF and TIFF in asynchronous jobs
 MAX_PAGES = 3000
 MAX_IMAGE_SIDE = 10_000
-MAX_PAGE_POINTS = 40 * 72  # 40 inches
 # The project's own floors and guards.
 MIN_IMAGE_SIDE = 50  # Textract needs characters ~15 px high; a smaller image cannot hold a readable line
 MAX_IMAGE_PIXELS = MAX_IMAGE_SIDE * MAX_IMAGE_SIDE
 BOMB_PIXELS_PER_BYTE = 100  # real scans and photos stay far below this; a bomb declares millions per byte
-MIN_TEXT_LAYER_CHARS = 16  # fewer visible characters: a page number or a stamp, not the page's text
-SCANNED_PAGE_MIN_CHARS = 200  # an image covering most of a page with less text than this is a scan with a thin layer
-MAX_BAD_CHAR_RATIO = 0.10  # replacement, private-use and control characters: an unmapped font
-MIN_ALNUM_RATIO = 0.50  # letters and digits among visible characters
-BLANK_PAGE_MAX_PATHS = 50  # no text, no image and few drawing objects: an empty page, not outlined text
 BLANK_IMAGE_MAX_RANGE = 16  # grey levels between the darkest and lightest pixel of a reduced copy
 
 IMAGE_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "TIFF": "tiff"}
-
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -104,153 +91,8 @@ def describe_pages(numbers: list[int]) -> str:
     return ", ".join(runs)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# PDF text layer
-# ---------------------------------------------------------------------------------------------------------------
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-
-
-def clean_text_layer(raw: str) -> str:
-    """PDFium's page text with '\\n' line ends, no control characters, no trailing spaces, no runs of blank lines."""
-    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
-    text = _CONTROL.sub("", text)
-    lines = [line.rstrip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _is_bad_char(ch: str) -> bool:
-    return ch == "\ufffd" or unicodedata.category(ch) in ("Co", "Cn", "Cc", "Cs")
-
-
-def text_layer_is_usable(text: str, *, image_coverage: float = 0.0) -> bool:
-    """Whether a page's text layer can stand in for OCR.
-
-    Too few characters (a page number on a scan), too many unmappable characters (a font without a
-    Unicode map), too few letters and digits (symbol soup), or an image covering most of the page with
-    only a thin layer of text (a header over a scanned body) all mean the page goes to Textract.
-    """
-    visible = [ch for ch in text if not ch.isspace()]
-    if len(visible) < MIN_TEXT_LAYER_CHARS:
-        return False
-    if sum(1 for ch in visible if _is_bad_char(ch)) / len(visible) > MAX_BAD_CHAR_RATIO:
-        return False
-    if sum(1 for ch in visible if ch.isalnum()) / len(visible) < MIN_ALNUM_RATIO:
-        return False
-    if image_coverage >= 0.5 and len(visible) < SCANNED_PAGE_MIN_CHARS:
-        return False
-    return True
-
-
-@dataclass(frozen=True)
-class PdfInspection:
-    page_count: int
-    text_layer_pages: list[PageText]  # pages whose text layer is used (including blank pages, with "")
-    ocr_pages: list[int] = field(default_factory=list)  # original page numbers that need OCR
-
-
-def _pdf_error(exc: Exception) -> MediaRejected:
-    import pypdfium2.raw as pdfium_c
-
-    code = getattr(exc, "err_code", None)
-    if code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
-        return MediaRejected("the PDF is password-protected or uses an unsupported security handler",
-                             code="ENCRYPTED_DOCUMENT")
-    return MediaRejected(f"the PDF cannot be read: {exc}", code="CORRUPT_DOCUMENT")
-
-
-@contextlib.contextmanager
-def open_pdf(source: str | bytes) -> Iterator[Any]:
-    """Open a PDF (a path or bytes) with PDFium; encrypted and unreadable files become MediaRejected."""
-    import pypdfium2 as pdfium
-
-    try:
-        pdf = pdfium.PdfDocument(source)
-    except pdfium.PdfiumError as exc:
-        raise _pdf_error(exc) from exc
-    try:
-        yield pdf
-    finally:
-        pdf.close()
-
-
-def check_page_count(count: int) -> None:
-    if count <= 0:
-        raise MediaRejected("the PDF has no pages", code="EMPTY_DOCUMENT")
-    if count > MAX_PAGES:
-        raise MediaRejected(f"the document has {count} pages; Textract reads at most {MAX_PAGES}",
-                            code="TOO_MANY_PAGES", details={"pages": count, "limit": MAX_PAGES})
-
-
-def _image_coverage(page: Any, width: float, height: float) -> tuple[float, int, int]:
-    """(share of the page covered by images, image objects, path objects), top-level objects only."""
-    import pypdfium2.raw as pdfium_c
-
-    area = max(width * height, 1.0)
-    covered, images, paths = 0.0, 0, 0
-    for obj in page.get_objects(max_depth=2):
-        kind = obj.type
-        if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
-            images += 1
-            left, bottom, right, top = obj.get_bounds()
-            w = max(0.0, min(right, width) - max(left, 0.0))
-            h = max(0.0, min(top, height) - max(bottom, 0.0))
-            covered += w * h
-        elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
-            paths += 1
-    return min(covered / area, 1.0), images, paths
-
-
-def inspect_pdf(source: str | bytes) -> PdfInspection:
-    """Page count and, per page, the text layer if it is usable; otherwise the page is listed for OCR."""
-    import pypdfium2 as pdfium
-
-    with open_pdf(source) as pdf:
-        count = len(pdf)
-        check_page_count(count)
-        text_pages: list[PageText] = []
-        ocr_pages: list[int] = []
-        for index in range(count):
-            number = index + 1
-            try:
-                page = pdf[index]
-            except pdfium.PdfiumError as exc:
-                raise MediaRejected(f"page {number} of the PDF cannot be read: {exc}", code="CORRUPT_DOCUMENT") from exc
-            try:
-                width, height = page.get_size()
-                textpage = page.get_textpage()
-                try:
-                    text = clean_text_layer(textpage.get_text_range())
-                finally:
-                    textpage.close()
-                coverage, images, paths = _image_coverage(page, width, height)
-            finally:
-                page.close()
-            if text_layer_is_usable(text, image_coverage=coverage):
-                text_pages.append(PageText(number, text, TEXT_LAYER))
-            elif not text.strip() and images == 0 and paths < BLANK_PAGE_MAX_PATHS:
-                text_pages.append(PageText(number, "", TEXT_LAYER))  # an empty page: nothing for OCR to read
-            else:
-                if max(width, height) > MAX_PAGE_POINTS:
-                    raise MediaRejected(f"page {number} is {width / 72:.0f} x {height / 72:.0f} inches; Textract reads "
-                                        f"pages up to 40 inches", code="PAGE_TOO_LARGE")
-                ocr_pages.append(number)
-        return PdfInspection(count, text_pages, ocr_pages)
-
-
-def write_ocr_pdf(source: str | bytes, ocr_pages: list[int], dest: str | io.BytesIO) -> None:
-    """A new PDF holding only the pages that need OCR, in order, so Textract bills only those pages.
-
-    Page i (1-based) of the new PDF is original page ocr_pages[i - 1]. The copy is never encrypted.
-    """
-    import pypdfium2 as pdfium
-
-    with open_pdf(source) as pdf:
-        out = pdfium.PdfDocument.new()
-        try:
-            out.import_pages(pdf, pages=[n - 1 for n in ocr_pages])
-            out.save(dest)
-        finally:
-            out.close()
+def no_text_warning(what: str) -> dict[str, str]:
+    return {"code": "NO_TEXT_FOUND", "message": f"no text was found in the {what}"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -264,6 +106,14 @@ def check_size(size: int, fmt: str) -> None:
     if size > limit:
         raise MediaRejected(f"the {fmt} file is {size} bytes; Textract accepts at most {limit} bytes",
                             code="DOCUMENT_TOO_LARGE", details={"size": size, "limit": limit})
+
+
+def check_page_count(count: int) -> None:
+    if count <= 0:
+        raise MediaRejected("the PDF has no pages", code="EMPTY_DOCUMENT")
+    if count > MAX_PAGES:
+        raise MediaRejected(f"the document has {count} pages; Textract reads at most {MAX_PAGES}",
+                            code="TOO_MANY_PAGES", details={"pages": count, "limit": MAX_PAGES})
 
 
 @dataclass(frozen=True)
@@ -347,146 +197,3 @@ def inspect_image(source: bytes | str, size_bytes: int | None = None) -> ImageIn
 def needs_async(image: ImageInspection, size_bytes: int) -> bool:
     """Multi-page TIFF, or TIFF past the synchronous 10 MB, goes through an asynchronous job."""
     return image.format == "tiff" and (image.frames > 1 or size_bytes > SYNC_MAX_BYTES)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Textract blocks to text
-# ---------------------------------------------------------------------------------------------------------------
-def _top_left(block: dict[str, Any]) -> tuple[float, float, float]:
-    box = (block.get("Geometry") or {}).get("BoundingBox") or {}
-    return float(box.get("Top", 0.0)), float(box.get("Left", 0.0)), float(box.get("Height", 0.0))
-
-
-def order_lines_by_geometry(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Top to bottom; lines whose vertical middles are within half a line height share a row, left to right."""
-    ordered = sorted(lines, key=lambda b: _top_left(b)[:2])
-    rows: list[list[dict[str, Any]]] = []
-    row_middle = row_height = 0.0
-    for line in ordered:
-        top, _, height = _top_left(line)
-        middle = top + height / 2
-        if rows and abs(middle - row_middle) <= max(row_height, height) / 2:
-            rows[-1].append(line)
-            continue
-        rows.append([line])
-        row_middle, row_height = middle, height
-    return [line for row in rows for line in sorted(row, key=lambda b: _top_left(b)[1])]
-
-
-class PageTextCollector:
-    """Gathers LINE blocks (and each PAGE's child order) from Textract responses, one response at a time.
-
-    Only LINE text, geometry and ids are kept; WORD blocks are dropped as they arrive, so a long job's
-    results never sit in memory at once.
-    """
-
-    def __init__(self) -> None:
-        self._lines: dict[int, list[dict[str, Any]]] = {}
-        self._children: dict[int, list[str]] = {}
-        self.pages_seen: set[int] = set()
-
-    def add(self, blocks: Iterable[dict[str, Any]]) -> None:
-        for block in blocks:
-            kind = block.get("BlockType")
-            page = int(block.get("Page") or 1)
-            if kind == "PAGE":
-                self.pages_seen.add(page)
-                for relation in block.get("Relationships") or []:
-                    if relation.get("Type") == "CHILD":
-                        self._children.setdefault(page, []).extend(relation.get("Ids") or [])
-            elif kind == "LINE":
-                self.pages_seen.add(page)
-                self._lines.setdefault(page, []).append(
-                    {"Id": block.get("Id"), "Text": block.get("Text") or "", "Geometry": block.get("Geometry") or {}})
-
-    def page_text(self, page: int) -> str:
-        lines = self._lines.get(page, [])
-        order = {block_id: i for i, block_id in enumerate(self._children.get(page, []))}
-        if order and all(line["Id"] in order for line in lines):
-            ordered = sorted(lines, key=lambda line: order[line["Id"]])  # Textract's own reading order
-        else:
-            ordered = order_lines_by_geometry(lines)
-        return "\n".join(line["Text"].strip() for line in ordered if line["Text"].strip())
-
-    def pages(self, page_map: list[int] | None = None, page_count: int | None = None) -> list[PageText]:
-        """Text of each Textract page, renumbered: Textract page i is original page page_map[i - 1]."""
-        count = page_count if page_count is not None else (len(page_map) if page_map else max(self.pages_seen, default=0))
-        result = []
-        for number in range(1, count + 1):
-            original = page_map[number - 1] if page_map else number
-            result.append(PageText(original, self.page_text(number), TEXTRACT))
-        return result
-
-
-def pages_from_blocks(blocks: Iterable[dict[str, Any]], page_map: list[int] | None = None,
-                      page_count: int | None = None) -> list[PageText]:
-    collector = PageTextCollector()
-    collector.add(blocks)
-    return collector.pages(page_map, page_count)
-
-
-def no_text_warning(what: str) -> dict[str, str]:
-    return {"code": "NO_TEXT_FOUND", "message": f"no text was found in the {what}"}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Textract job control (AWS calls)
-# ---------------------------------------------------------------------------------------------------------------
-def service_error(exc: Exception, action: str) -> PipelineError:
-    """A boto error from Textract as the typed failure the state machine retries or catches."""
-    return aws_error(exc, TEXTRACT_SERVICE, action)
-
-
-@contextlib.contextmanager
-def textract_errors(action: str) -> Iterator[None]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        yield
-    except (ClientError, BotoCoreError) as exc:
-        raise service_error(exc, action) from exc
-
-
-def resume_execution(media_id: str, job_id: str, status: str, cause: str | None = None) -> str:
-    """Send a finished job's outcome to the execution waiting on it, then forget the token.
-
-    Returns what happened ('success', 'failure', 'no-token', 'stale-token'), for logs and tests.
-    """
-    from botocore.exceptions import ClientError
-
-    from media_pipeline import jobs
-    from media_pipeline.aws import client
-
-    token = jobs.get_task_token(TOKEN_KIND, media_id)
-    if token is None:
-        return "no-token"
-    sfn = client("stepfunctions")
-    outcome = "success" if status in ("SUCCEEDED", "PARTIAL_SUCCESS") else "failure"
-    try:
-        if outcome == "success":
-            sfn.send_task_success(taskToken=token, output=json.dumps({"job_id": job_id, "status": status}))
-        else:
-            reason = cause or f"the Textract job {job_id} ended {status}"
-            sfn.send_task_failure(taskToken=token, error="TEXTRACT_JOB_FAILED", cause=reason[:32000])
-    except ClientError as exc:
-        if not is_stale_token(exc):
-            raise aws_error(exc, STATES, "SendTaskSuccess" if outcome == "success" else "SendTaskFailure") from exc
-        outcome = "stale-token"
-    jobs.delete_task_token(TOKEN_KIND, media_id)
-    return outcome
-
-
-def job_status(job_id: str) -> tuple[str, str | None]:
-    """(JobStatus, StatusMessage) with the smallest possible page of results."""
-    from media_pipeline.aws import client
-
-    with textract_errors("GetDocumentTextDetection"):
-        response = client("textract").get_document_text_detection(JobId=job_id, MaxResults=1)
-    return response.get("JobStatus", "IN_PROGRESS"), response.get("StatusMessage")
-
-
-def media_id_from_location(location: dict[str, Any], results_prefix: str) -> str | None:
-    """The media id from an OCR input key (results/<media_id>/ocr-input.*): the fallback when JobTag is empty."""
-    name = (location or {}).get("S3ObjectName") or ""
-    match = re.fullmatch(re.escape(results_prefix) + r"([0-9a-f]{32})/ocr-input\.[a-z]+", name)
-    return match.group(1) if match else None

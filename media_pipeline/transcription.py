@@ -1,13 +1,12 @@
 """Transcribe job control shared by the start step and the job-state-change callback."""
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from media_pipeline import jobs
+from media_pipeline import task_tokens
 from media_pipeline.aws import client
-from media_pipeline.errors import STATES, TRANSCRIBE, aws_error, is_stale_token
+from media_pipeline.errors import TRANSCRIBE, aws_error
 from media_pipeline.ids import media_id_from_job_name
 from media_pipeline.observability import logger
 from media_pipeline.storage import results_key
@@ -40,40 +39,25 @@ def outcome(job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def resume_execution(job_name: str) -> str:
-    """Send the job's outcome to the execution waiting on it. Returns what happened, for logs and tests.
+    """Send the job's outcome to the execution waiting on it (task_tokens.resume_execution). Returns what happened.
 
-    Errors are raised typed (TRANSCRIBE_* for reading the job, STATES_* for reporting it), never swallowed: in a
-    retried start step the execution would otherwise wait for a notification that already went by.
+    Reading the job fails typed (TRANSCRIBE_*), never swallowed: in a retried start step the execution would
+    otherwise wait for a notification that already went by.
     """
+    result = task_tokens.resume_execution(TOKEN_KIND, job_name, lambda: _job_outcome(job_name))
+    if result == "no-token":
+        logger.info("no execution waits for this job", extra={"job_name": job_name})
+    return result
+
+
+def _job_outcome(job_name: str) -> task_tokens.JobOutcome:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    token = jobs.get_task_token(TOKEN_KIND, job_name)
-    if token is None:
-        logger.info("no execution waits for this job", extra={"job_name": job_name})
-        return "no-token"
     try:
         job = client("transcribe").get_transcription_job(TranscriptionJobName=job_name)["TranscriptionJob"]
     except (ClientError, BotoCoreError) as exc:
         raise aws_error(exc, TRANSCRIBE, "GetTranscriptionJob") from exc
     kind, payload = outcome(job)
-    if kind == "running":
-        return "running"
-    try:
-        _report(token, kind, payload)
-    except ClientError as exc:
-        if not is_stale_token(exc):
-            raise aws_error(exc, STATES, f"SendTask{kind.capitalize()}") from exc
-        logger.warning("the waiting task is gone", extra={"job_name": job_name})
-        kind = "stale-token"
-    except BotoCoreError as exc:
-        raise aws_error(exc, STATES, f"SendTask{kind.capitalize()}") from exc
-    jobs.delete_task_token(TOKEN_KIND, job_name)
-    return kind
-
-
-def _report(token: str, kind: str, payload: dict[str, Any]) -> None:
-    sfn = client("stepfunctions")
-    if kind == "success":
-        sfn.send_task_success(taskToken=token, output=json.dumps(payload))
-    else:
-        sfn.send_task_failure(taskToken=token, error=payload["error"], cause=payload["cause"][:32000])
+    if kind == "failure":
+        return task_tokens.JobOutcome(kind, error=payload["error"], cause=payload["cause"])
+    return task_tokens.JobOutcome(kind, output=payload)

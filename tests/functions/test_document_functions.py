@@ -590,10 +590,10 @@ def test_a_timed_out_task_is_not_an_error(env, textract):
 def test_a_record_that_breaks_fails_the_invocation_after_the_others(env, textract, sfn, monkeypatch):
     state = scanned_state(textract)
     start(state)
-    from media_pipeline import documents
+    from media_pipeline import textract
 
-    real = documents.resume_execution
-    monkeypatch.setattr(documents, "resume_execution",
+    real = textract.resume_execution
+    monkeypatch.setattr(textract, "resume_execution",
                         lambda media_id, *a: (_ for _ in ()).throw(RuntimeError("boom")) if media_id == "e" * 32 else real(media_id, *a))
     with pytest.raises(TransientError) as caught:
         callback(notification(tag="e" * 32, job_id="job-e"), notification())

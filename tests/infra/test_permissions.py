@@ -232,9 +232,9 @@ def test_every_function_runs_as_its_own_role(synth, names):
 def test_table_key_prefixes_are_the_ones_the_code_writes():
     """The LeadingKeys conditions above name the partition keys media_pipeline/jobs.py writes."""
     from infra.storage import JOB_KEY_PREFIX, token_key_prefix
-    from media_pipeline import documents, jobs, transcription
+    from media_pipeline import jobs, textract, transcription
 
     assert jobs._job_key("abc")["pk"]["S"].startswith(JOB_KEY_PREFIX)
-    for kind in (transcription.TOKEN_KIND, documents.TOKEN_KIND):
+    for kind in (transcription.TOKEN_KIND, textract.TOKEN_KIND):
         assert jobs._token_key(kind, "name")["pk"]["S"].startswith(token_key_prefix(kind))
-    assert {transcription.TOKEN_KIND, documents.TOKEN_KIND} == {"transcribe", "textract"}
+    assert {transcription.TOKEN_KIND, textract.TOKEN_KIND} == {"transcribe", "textract"}

@@ -1,4 +1,5 @@
-"""documents.py: limits, PDF text layers, OCR-only copies and Textract blocks to text, without AWS."""
+"""documents.py, pdf_text_layer.py, textract_blocks.py: limits, PDF text layers, OCR-only copies and Textract blocks
+to text, without AWS; textract.py's errors and media ids."""
 from __future__ import annotations
 
 import io
@@ -6,9 +7,10 @@ import io
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from media_pipeline import documents
+from media_pipeline import documents, pdf_text_layer, textract, textract_blocks
 from media_pipeline.documents import TEXT_LAYER, TEXTRACT, PageText
-from media_pipeline.errors import MediaRejected, PipelineError, ThrottledError, TransientError
+from media_pipeline.errors import TEXTRACT as TEXTRACT_ERRORS
+from media_pipeline.errors import MediaRejected, PipelineError, ThrottledError, TransientError, aws_error
 from tests import document_factory as factory
 
 
@@ -21,7 +23,7 @@ def rejected_code(call, *args, **kwargs) -> str:
 # --- text layer ---------------------------------------------------------------------------------------------------
 def test_clean_text_layer_normalises_pdfium_output():
     raw = "First line  \r\nSecond\x02 line\r\n\r\n\r\n\r\nLast\u00a0word\r\n"
-    assert documents.clean_text_layer(raw) == "First line\nSecond line\n\nLast word"
+    assert pdf_text_layer.clean_text_layer(raw) == "First line\nSecond line\n\nLast word"
 
 
 @pytest.mark.parametrize("text, coverage, usable", [
@@ -34,12 +36,12 @@ def test_clean_text_layer_normalises_pdfium_output():
     ("A searchable scan carries a full OCR layer. " * 6, 0.95, True),
 ])
 def test_text_layer_usability(text, coverage, usable):
-    assert documents.text_layer_is_usable(text, image_coverage=coverage) is usable
+    assert pdf_text_layer.text_layer_is_usable(text, image_coverage=coverage) is usable
 
 
 def test_born_digital_pdf_text_per_page():
     pdf = factory.text_pdf([["Quarterly report", "Revenue grew by 12 percent."], ["Second page (with parentheses) \\ ok"]])
-    inspection = documents.inspect_pdf(pdf)
+    inspection = pdf_text_layer.inspect_pdf(pdf)
     assert inspection.page_count == 2 and inspection.ocr_pages == []
     assert inspection.text_layer_pages == [
         PageText(1, "Quarterly report\nRevenue grew by 12 percent.", TEXT_LAYER),
@@ -55,7 +57,7 @@ def test_scanned_mixed_and_blank_pages_are_told_apart():
         factory.BlankPage(),
         factory.text_page("Born-digital page five, also with text."),
     ])
-    inspection = documents.inspect_pdf(pdf)
+    inspection = pdf_text_layer.inspect_pdf(pdf)
     assert inspection.ocr_pages == [2, 3]
     assert [(p.page, p.text) for p in inspection.text_layer_pages] == [
         (1, "Born-digital page one with plenty of text."), (4, ""), (5, "Born-digital page five, also with text.")]
@@ -64,8 +66,8 @@ def test_scanned_mixed_and_blank_pages_are_told_apart():
 def test_ocr_pdf_holds_only_the_listed_pages_in_order():
     pdf = factory.text_pdf([["the text of page one"], ["the text of page two"], ["the text of page three"]])
     out = io.BytesIO()
-    documents.write_ocr_pdf(pdf, [3, 1], out)
-    copy = documents.inspect_pdf(out.getvalue())
+    pdf_text_layer.write_ocr_pdf(pdf, [3, 1], out)
+    copy = pdf_text_layer.inspect_pdf(out.getvalue())
     assert [p.text for p in copy.text_layer_pages] == ["the text of page three", "the text of page one"]
 
 
@@ -75,9 +77,9 @@ def test_ocr_pdf_from_an_encrypted_source_is_not_encrypted(tmp_path):
     path = tmp_path / "in.pdf"
     path.write_bytes(pdf)
     out = tmp_path / "ocr.pdf"
-    documents.write_ocr_pdf(str(path), [1], str(out))
+    pdf_text_layer.write_ocr_pdf(str(path), [1], str(out))
     assert b"/Encrypt" not in out.read_bytes()
-    assert documents.inspect_pdf(str(out)).ocr_pages == [1]
+    assert pdf_text_layer.inspect_pdf(str(out)).ocr_pages == [1]
 
 
 @pytest.mark.parametrize("make, code", [
@@ -88,14 +90,14 @@ def test_ocr_pdf_from_an_encrypted_source_is_not_encrypted(tmp_path):
     (lambda: factory.pdf_bytes([]), "CORRUPT_DOCUMENT"),  # PDFium refuses a page tree with no pages
 ])
 def test_bad_pdfs_are_rejected_with_their_code(make, code):
-    assert rejected_code(documents.inspect_pdf, make()) == code
+    assert rejected_code(pdf_text_layer.inspect_pdf, make()) == code
 
 
 def test_a_wide_born_digital_page_is_not_limited():
     # The 40-inch page limit applies to pages sent to Textract only.
     pdf = factory.pdf_bytes([factory.text_page("A normal page of text, long enough."),
                              factory.scanned_page("poster", size=(612, 792))])
-    assert documents.inspect_pdf(pdf).ocr_pages == [2]
+    assert pdf_text_layer.inspect_pdf(pdf).ocr_pages == [2]
 
 
 # --- sizes and images ------------------------------------------------------------------------------------------
@@ -158,14 +160,14 @@ def test_multipage_tiff_goes_async():
 # --- Textract blocks -------------------------------------------------------------------------------------------
 def test_blocks_follow_the_page_blocks_reading_order():
     blocks = factory.textract_blocks({1: ["Title", "First paragraph", "Second paragraph"], 2: ["Next page"]})
-    pages = documents.pages_from_blocks(blocks)
+    pages = textract_blocks.pages_from_blocks(blocks)
     assert pages == [PageText(1, "Title\nFirst paragraph\nSecond paragraph", TEXTRACT), PageText(2, "Next page", TEXTRACT)]
 
 
 def test_without_page_children_lines_are_ordered_by_geometry():
     blocks = factory.textract_blocks({1: ["Top line", "Middle line", "Bottom line"]}, shuffle_lines=True)
     assert blocks[1]["Text"] == "Bottom line"  # the blocks really arrive out of order
-    assert documents.pages_from_blocks(blocks)[0].text == "Top line\nMiddle line\nBottom line"
+    assert textract_blocks.pages_from_blocks(blocks)[0].text == "Top line\nMiddle line\nBottom line"
 
 
 def test_lines_on_the_same_row_read_left_to_right():
@@ -174,12 +176,12 @@ def test_lines_on_the_same_row_read_left_to_right():
                 "Geometry": {"BoundingBox": {"Left": left, "Top": top, "Width": 0.2, "Height": 0.02}}}
 
     blocks = [line("Total", 0.1, 0.502), line("$42.00", 0.7, 0.498), line("Header", 0.1, 0.1)]
-    assert documents.pages_from_blocks(blocks)[0].text == "Header\nTotal\n$42.00"
+    assert textract_blocks.pages_from_blocks(blocks)[0].text == "Header\nTotal\n$42.00"
 
 
 def test_pages_are_renumbered_and_merged_in_original_order():
     blocks = factory.textract_blocks({1: ["scan of page two"], 2: ["scan of page five"]})
-    ocr = documents.pages_from_blocks(blocks, page_map=[2, 5])
+    ocr = textract_blocks.pages_from_blocks(blocks, page_map=[2, 5])
     text_layer = [PageText(1, "one", TEXT_LAYER), PageText(3, "three", TEXT_LAYER), PageText(4, "", TEXT_LAYER)]
     merged = documents.merge_pages(ocr, text_layer)
     assert [(p.page, p.source) for p in merged] == [(1, TEXT_LAYER), (2, TEXTRACT), (3, TEXT_LAYER), (4, TEXT_LAYER), (5, TEXTRACT)]
@@ -189,7 +191,7 @@ def test_pages_are_renumbered_and_merged_in_original_order():
 
 def test_a_page_textract_found_nothing_on_is_kept_empty():
     blocks = factory.textract_blocks({1: ["text"], 2: []})
-    pages = documents.pages_from_blocks(blocks, page_map=[7, 9])
+    pages = textract_blocks.pages_from_blocks(blocks, page_map=[7, 9])
     assert [(p.page, p.text) for p in pages] == [(7, "text"), (9, "")]
     assert documents.empty_page_numbers(pages) == [9]
 
@@ -197,7 +199,7 @@ def test_a_page_textract_found_nothing_on_is_kept_empty():
 def test_collector_takes_responses_one_at_a_time():
     responses = factory.textract_responses({1: ["alpha"], 2: ["beta", "gamma"]}, blocks_per_response=3)
     assert len(responses) > 2
-    collector = documents.PageTextCollector()
+    collector = textract_blocks.PageTextCollector()
     for response in responses:
         collector.add(response["Blocks"])
     assert [p.text for p in collector.pages([1, 2])] == ["alpha", "beta\ngamma"]
@@ -226,11 +228,11 @@ def client_error(code: str, status: int = 400) -> ClientError:
     (client_error("IdempotentParameterMismatchException"), PipelineError, "TEXTRACT_REQUEST_FAILED"),
 ])
 def test_service_errors_become_typed_failures(exc, cls, code):
-    error = documents.service_error(exc, "DetectDocumentText")
+    error = aws_error(exc, TEXTRACT_ERRORS, "DetectDocumentText")
     assert type(error) is cls and error.code == code
 
 
 def test_media_id_from_an_ocr_input_location():
     media_id = "0123456789abcdef0123456789abcdef"
-    assert documents.media_id_from_location({"S3ObjectName": f"results/{media_id}/ocr-input.pdf"}, "results/") == media_id
-    assert documents.media_id_from_location({"S3ObjectName": "uploads/x.pdf"}, "results/") is None
+    assert textract.media_id_from_location({"S3ObjectName": f"results/{media_id}/ocr-input.pdf"}, "results/") == media_id
+    assert textract.media_id_from_location({"S3ObjectName": "uploads/x.pdf"}, "results/") is None
