@@ -7,12 +7,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from media_pipeline import video
 from media_pipeline.observability import logger, metrics, pipeline_handler
+from media_pipeline.s3_range_reader import S3RangeReader
+from media_pipeline.video_probe import probe
 
 
 def probe_media(media: dict[str, Any], options: video.VideoOptions) -> dict[str, Any]:
-    source = video.S3RangeReader(media["bucket"], media["key"], version_id=media.get("version_id"),
+    source = S3RangeReader(media["bucket"], media["key"], version_id=media.get("version_id"),
                                  size=media.get("size"))
-    facts = video.probe(source)
+    facts = probe(source)
     route = video.route_for(facts["duration_seconds"], options)
     metrics.add_metric(name="VideoSecondsProbed", unit=MetricUnit.Seconds, value=facts["duration_seconds"])
     logger.info("video probed", extra={"duration_seconds": facts["duration_seconds"], "route": route,

@@ -8,7 +8,8 @@ import av
 import boto3
 import pytest
 
-from media_pipeline import video
+from media_pipeline.errors import MediaRejected, PipelineError
+from media_pipeline.s3_range_reader import S3RangeReader
 from tests.conftest import BUCKET, reset_runtime_caches
 from tests.functions.s3_faults import s3_answers
 from tests.media_factory import make_video
@@ -76,7 +77,7 @@ def first_frame(body: bytes):
 
 def test_range_reader_reads_and_seeks_in_bounded_blocks(aws, clip_bytes):
     upload(clip_bytes)
-    reader = video.S3RangeReader(BUCKET, "uploads/clip.mp4", block_size=4096, max_blocks=2)
+    reader = S3RangeReader(BUCKET, "uploads/clip.mp4", block_size=4096, max_blocks=2)
     assert reader.size == len(clip_bytes)
     assert reader.read(10) == clip_bytes[:10]
     reader.seek(-100, io.SEEK_END)
@@ -89,16 +90,16 @@ def test_range_reader_reads_and_seeks_in_bounded_blocks(aws, clip_bytes):
 
 
 def test_range_reader_names_a_missing_object(aws):
-    with pytest.raises(video.MediaRejected) as caught:
-        video.S3RangeReader(BUCKET, "uploads/gone.mp4")
+    with pytest.raises(MediaRejected) as caught:
+        S3RangeReader(BUCKET, "uploads/gone.mp4")
     assert caught.value.code == "OBJECT_NOT_FOUND"
 
 
 def test_range_reader_maps_a_403_like_every_other_read_of_an_upload(aws, clip_bytes):
     media = upload(clip_bytes)
     missing = s3_answers("HeadObject", 403)
-    with pytest.raises(video.MediaRejected) as caught:
-        video.S3RangeReader(BUCKET, media["key"], version_id=media["version_id"])
+    with pytest.raises(MediaRejected) as caught:
+        S3RangeReader(BUCKET, media["key"], version_id=media["version_id"])
     assert caught.value.as_dict() == {
         "code": "OBJECT_NOT_FOUND",
         "message": f"s3://{BUCKET}/{media['key']} (version {media['version_id']}) does not exist or cannot be read "
@@ -106,8 +107,8 @@ def test_range_reader_maps_a_403_like_every_other_read_of_an_upload(aws, clip_by
     missing.stop()
     s3_answers("GetObject", 403, "AccessDenied", "User: arn:aws:sts::123456789012:assumed-role/w/x is not "
                "authorized to perform: kms:Decrypt on the resource associated with this ciphertext")
-    reader = video.S3RangeReader(BUCKET, media["key"], version_id=media["version_id"])
-    with pytest.raises(video.PipelineError) as caught:
+    reader = S3RangeReader(BUCKET, media["key"], version_id=media["version_id"])
+    with pytest.raises(PipelineError) as caught:
         reader.read(10)
     assert caught.value.code == "OBJECT_ACCESS_DENIED" and "kms:Decrypt" in caught.value.reason
 
@@ -139,7 +140,7 @@ def test_probe_media_rejects_corrupt_video_with_a_code(aws, clip_bytes):
     from functions.probe_media.handler import handler
 
     media = upload(clip_bytes[: len(clip_bytes) // 3], "uploads/broken.mp4")
-    with pytest.raises(video.MediaRejected) as caught:
+    with pytest.raises(MediaRejected) as caught:
         handler(state(media), LambdaContext())
     assert json.loads(str(caught.value))["code"] == "CORRUPT_MEDIA"
 
