@@ -31,6 +31,7 @@ if importlib.util.find_spec("media_pipeline") is None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from media_pipeline.aws import client  # noqa: E402
+from media_pipeline.contract import VideoResult  # noqa: E402
 from media_pipeline.errors import STALE_TOKEN_CODES, PipelineError  # noqa: E402
 from media_pipeline.observability import logger  # noqa: E402
 from media_pipeline.settings import Settings  # noqa: E402
@@ -113,7 +114,7 @@ class Watchdog:
 _unfinished: list[threading.Thread] = []
 
 
-def run_watched(env: Mapping[str, str], token: str) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+def run_watched(env: Mapping[str, str], token: str) -> tuple[VideoResult | None, dict[str, str] | None]:
     """`run` on a work thread under a Watchdog; returns as soon as the work ends or the watchdog stops it."""
     watchdog = Watchdog(token, float(env.get("HEARTBEAT_SECONDS", "60")),
                         float(env.get("WORKER_STALL_SECONDS", "300")))
@@ -141,8 +142,10 @@ def run_watched(env: Mapping[str, str], token: str) -> tuple[dict[str, Any] | No
     return None, watchdog.reason
 
 
-def run(env: Mapping[str, str], progress: Any = None) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
-    """Process the video named by the environment; returns (result, None) or (None, {"code", "message"})."""
+def run(env: Mapping[str, str], progress: Any = None) -> tuple[VideoResult | None, dict[str, str] | None]:
+    """Process the video named by the environment; returns (result, None) or (None, {"code", "message"}).
+
+    The result is `$.steps.video` of the state (media_pipeline.contract), as extract_media returns it."""
     settings = Settings(media_bucket=env.get("MEDIA_BUCKET", ""), jobs_table=env.get("JOBS_TABLE", ""),
                         results_prefix=env.get("RESULTS_PREFIX", "results/"))
     size = _optional(env.get("MEDIA_SIZE"))
@@ -150,7 +153,7 @@ def run(env: Mapping[str, str], progress: Any = None) -> tuple[dict[str, Any] | 
         result = process_video(env["MEDIA_BUCKET"], env["MEDIA_KEY"], env["MEDIA_ID"], settings=settings,
                                version_id=_optional(env.get("MEDIA_VERSION_ID")), size=int(size) if size else None,
                                options=VideoOptions.from_env(dict(env)), progress=progress)
-        return result, None
+        return VideoResult.from_state(result), None
     except PipelineError as exc:
         logger.warning("video rejected or failed", extra={"code": exc.code, "reason": exc.reason})
         return None, exc.as_dict()
@@ -165,14 +168,14 @@ def _optional(value: str | None) -> str | None:
     return None if value in (None, "", "null", "None") else value
 
 
-def report(token: str, result: dict[str, Any] | None, failure: dict[str, str] | None) -> int:
+def report(token: str, result: VideoResult | None, failure: dict[str, str] | None) -> int:
     """SendTaskSuccess or SendTaskFailure; the exit code. A task the state machine gave up on is not reported."""
     if failure is not None and failure["code"] == "TASK_GONE":
         return 1
     states = client("stepfunctions")
     try:
         if failure is None:
-            states.send_task_success(taskToken=token, output=json.dumps(result))
+            states.send_task_success(taskToken=token, output=json.dumps(result.to_state() if result else None))
         else:
             states.send_task_failure(taskToken=token, error=failure["code"], cause=failure["message"][:MAX_CAUSE_CHARS])
     except Exception as exc:
@@ -183,8 +186,9 @@ def report(token: str, result: dict[str, Any] | None, failure: dict[str, str] | 
         return 1
     if failure is not None:
         return 1
-    parts = (result["audio"] or {}).get("parts", [])
-    logger.info("video processed", extra={"audio_parts": len(parts), "thumbnails": len(result["thumbnail_keys"])})
+    if result is not None:
+        logger.info("video processed", extra={"audio_parts": len(result.audio_parts),
+                                              "thumbnails": len(result.thumbnail_keys)})
     return 0
 
 
@@ -200,7 +204,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     else:
         result, failure = run(env)
     if not token:
-        print(json.dumps(result if failure is None else {"error": failure}, indent=2))
+        print(json.dumps(result.to_state() if result is not None else {"error": failure}, indent=2))
         return 0 if failure is None else 1
     return report(token, result, failure)
 

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from media_pipeline import documents, pdf_text_layer, textract_blocks
 from media_pipeline.aws import client
+from media_pipeline.contract import DocumentAnalysis, DocumentNeedsOcr, DocumentTextRead, MediaItem, PipelineState
 from media_pipeline.documents import PageText
 from media_pipeline.errors import MediaRejected
 from media_pipeline.observability import logger, metrics, pipeline_handler
@@ -27,17 +28,17 @@ from media_pipeline.textract import textract_errors
 DOCUMENT_FORMATS = ("pdf", "png", "jpeg", "tiff")
 
 
-def _version(media: dict[str, Any]) -> dict[str, str]:
-    return version_args(media.get("version_id"))
+def _version(media: MediaItem) -> dict[str, str]:
+    return version_args(media.version_id)
 
 
-def _reading(media: dict[str, Any]) -> Any:
+def _reading(media: MediaItem) -> Any:
     """Every read of the upload maps S3's errors the same way (OBJECT_NOT_FOUND, S3_THROTTLED, ...)."""
-    return reading_upload(media["bucket"], media["key"], media.get("version_id"))
+    return reading_upload(media.bucket, media.key, media.version_id)
 
 
-def object_size(media: dict[str, Any]) -> int:
-    return int(head_upload(media["bucket"], media["key"], media.get("version_id"))["ContentLength"])
+def object_size(media: MediaItem) -> int:
+    return int(head_upload(media.bucket, media.key, media.version_id)["ContentLength"])
 
 
 def write_text_result(media_id: str, pages: list[PageText]) -> dict[str, str]:
@@ -48,22 +49,21 @@ def write_text_result(media_id: str, pages: list[PageText]) -> dict[str, str]:
     }
 
 
-def analyze_pdf(media: dict[str, Any], workdir: str) -> dict[str, Any]:
-    media_id, bucket = media["media_id"], settings().media_bucket
+def analyze_pdf(media: MediaItem, workdir: str) -> DocumentAnalysis:
+    media_id, bucket = media.media_id, settings().media_bucket
     path = os.path.join(workdir, "document.pdf")
     # Streamed to /tmp (up to 500 MB), never held in memory; PDFium reads pages from the file as needed.
     with _reading(media):
-        client("s3").download_file(media["bucket"], media["key"], path, ExtraArgs=_version(media) or None)
+        client("s3").download_file(media.bucket, media.key, path, ExtraArgs=_version(media) or None)
     inspection = pdf_text_layer.inspect_pdf(path)
-    result: dict[str, Any] = {"format": "pdf", "page_count": inspection.page_count, "ocr_pages": inspection.ocr_pages,
-                              "warnings": []}
+    facts: dict[str, Any] = {"format": "pdf", "page_count": inspection.page_count, "ocr_pages": inspection.ocr_pages}
     metrics.add_metric(name="DocumentPages", unit=MetricUnit.Count, value=inspection.page_count)
     metrics.add_metric(name="TextLayerPages", unit=MetricUnit.Count, value=len(inspection.text_layer_pages))
     if not inspection.ocr_pages:
         pages = inspection.text_layer_pages
-        if not any(p.text for p in pages):
-            result["warnings"].append(documents.no_text_warning("PDF (its pages are empty)"))
-        return {"mode": "text_layer", **result, **write_text_result(media_id, pages), "blocks_key": None}
+        warnings = [] if any(p.text for p in pages) else [documents.no_text_warning("PDF (its pages are empty)")]
+        return DocumentTextRead(mode="text_layer", **facts, **write_text_result(media_id, pages), blocks_key=None,
+                                warnings=warnings)
     ocr_path = os.path.join(workdir, "ocr-input.pdf")
     pdf_text_layer.write_ocr_pdf(path, inspection.ocr_pages, ocr_path)
     ocr_key = results_key(media_id, "ocr-input.pdf")
@@ -72,7 +72,8 @@ def analyze_pdf(media: dict[str, Any], workdir: str) -> dict[str, Any]:
                                 [p.as_dict() for p in inspection.text_layer_pages])
     metrics.add_metric(name="OcrPages", unit=MetricUnit.Count, value=len(inspection.ocr_pages))
     logger.info("pages need OCR", extra={"ocr_pages": len(inspection.ocr_pages), "pages": inspection.page_count})
-    return {"mode": "async", **result, "ocr_input_key": ocr_key, "text_layer_pages_key": text_layer_key}
+    return DocumentNeedsOcr(mode="async", **facts, ocr_input_key=ocr_key, text_layer_pages_key=text_layer_key,
+                            warnings=[])
 
 
 def detect_text(data: bytes) -> dict[str, Any]:
@@ -84,42 +85,43 @@ def detect_text(data: bytes) -> dict[str, Any]:
     return response
 
 
-def analyze_image(media: dict[str, Any], size: int, workdir: str) -> dict[str, Any]:
-    media_id, bucket = media["media_id"], settings().media_bucket
+def analyze_image(media: MediaItem, size: int, workdir: str) -> DocumentAnalysis:
+    media_id, bucket = media.media_id, settings().media_bucket
     version = _version(media)
     if size <= documents.SYNC_MAX_BYTES:
         with _reading(media):
-            data: bytes | None = client("s3").get_object(Bucket=media["bucket"], Key=media["key"], **version)["Body"].read()
+            data: bytes | None = client("s3").get_object(Bucket=media.bucket, Key=media.key, **version)["Body"].read()
         inspection = documents.inspect_image(data)
     else:  # only a TIFF passes check_size above 10 MB: up to 500 MB, read from /tmp
         data = None
         path = os.path.join(workdir, "image.tiff")
         with _reading(media):
-            client("s3").download_file(media["bucket"], media["key"], path, ExtraArgs=version or None)
+            client("s3").download_file(media.bucket, media.key, path, ExtraArgs=version or None)
         inspection = documents.inspect_image(path, size)
-    result: dict[str, Any] = {"format": inspection.format, "page_count": inspection.frames, "warnings": []}
+    facts: dict[str, Any] = {"format": inspection.format, "page_count": inspection.frames}
     if inspection.blank:
         # One flat colour: nothing for OCR to find, so no paid call.
-        result["warnings"].append({"code": "NO_TEXT_FOUND", "message": "the image is blank (one flat colour); Textract was not called"})
-        return {"mode": "sync", **result, "ocr_pages": [], **write_text_result(media_id, []), "blocks_key": None}
+        blank = {"code": "NO_TEXT_FOUND", "message": "the image is blank (one flat colour); Textract was not called"}
+        return DocumentTextRead(mode="sync", **facts, ocr_pages=[], **write_text_result(media_id, []), blocks_key=None,
+                                warnings=[blank])
     if documents.needs_async(inspection, size):
         ocr_key = results_key(media_id, "ocr-input.tiff")
-        source = {"Bucket": media["bucket"], "Key": media["key"], **version}
+        source = {"Bucket": media.bucket, "Key": media.key, **version}
         with _reading(media):  # CopyObject reads the upload: a missing source is OBJECT_NOT_FOUND too
             client("s3").copy_object(Bucket=bucket, Key=ocr_key, CopySource=source, ContentType="image/tiff",
                                      MetadataDirective="REPLACE")
-        return {"mode": "async", **result, "ocr_pages": list(range(1, inspection.frames + 1)), "ocr_input_key": ocr_key,
-                "text_layer_pages_key": None}
+        return DocumentNeedsOcr(mode="async", **facts, ocr_pages=list(range(1, inspection.frames + 1)),
+                                ocr_input_key=ocr_key, text_layer_pages_key=None, warnings=[])
     response = detect_text(data or b"")
     blocks_key = write_json(bucket, results_key(media_id, "textract-blocks.json"), response)
     pages = textract_blocks.pages_from_blocks(response.get("Blocks") or [], page_count=1)
-    if not any(p.text for p in pages):
-        result["warnings"].append(documents.no_text_warning("image"))
-    return {"mode": "sync", **result, "ocr_pages": [1], **write_text_result(media_id, pages), "blocks_key": blocks_key}
+    warnings = [] if any(p.text for p in pages) else [documents.no_text_warning("image")]
+    return DocumentTextRead(mode="sync", **facts, ocr_pages=[1], **write_text_result(media_id, pages),
+                            blocks_key=blocks_key, warnings=warnings)
 
 
-def analyze(media: dict[str, Any]) -> dict[str, Any]:
-    fmt = media.get("detected_format") or ""
+def analyze(media: MediaItem) -> DocumentAnalysis:
+    fmt = media.detected_format or ""
     if fmt not in DOCUMENT_FORMATS:
         raise MediaRejected(f"{fmt or 'this'} content is not a document Textract reads (PDF, JPEG, PNG, TIFF)",
                             code="UNSUPPORTED_MEDIA_TYPE")
@@ -131,4 +133,4 @@ def analyze(media: dict[str, Any]) -> dict[str, Any]:
 
 @pipeline_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return analyze(event["media"])
+    return analyze(PipelineState.from_state(event).media).to_state()

@@ -11,7 +11,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from media_pipeline import documents
 from media_pipeline.aws import client
-from media_pipeline.documents import TEXT_LAYER, TEXTRACT, PageText
+from media_pipeline.contract import (DocumentAnalysis, DocumentNeedsOcr, DocumentText, MediaItem, OcrResult, PageSources,
+                                     PipelineState, require)
+from media_pipeline.documents import TEXTRACT, PageText
 from media_pipeline.errors import ServiceJobFailed, TransientError
 from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.settings import settings
@@ -78,14 +80,14 @@ def job_warnings_as_codes(job_warnings: list[dict[str, Any]], ocr_pages: list[in
     return warnings
 
 
-def collect_async(media: dict[str, Any], document: dict[str, Any], ocr: dict[str, Any]) -> dict[str, Any]:
-    media_id, bucket = media["media_id"], settings().media_bucket
-    ocr_pages = [int(p) for p in document["ocr_pages"]]
+def collect_async(media: MediaItem, document: DocumentNeedsOcr, ocr: OcrResult) -> DocumentText:
+    media_id, bucket = media.media_id, settings().media_bucket
+    ocr_pages = [int(p) for p in document.ocr_pages]
     blocks_key = results_key(media_id, "textract-blocks.json")
-    textract_pages, job_warnings, calls = read_job_results(ocr["job_id"], ocr_pages, blocks_key)
+    textract_pages, job_warnings, calls = read_job_results(ocr.job_id, ocr_pages, blocks_key)
     text_layer: list[PageText] = []
-    if document.get("text_layer_pages_key"):
-        text_layer = [PageText.from_dict(p) for p in read_json(bucket, document["text_layer_pages_key"])]
+    if document.text_layer_pages_key:
+        text_layer = [PageText.from_dict(p) for p in read_json(bucket, document.text_layer_pages_key)]
     pages = documents.merge_pages(text_layer, textract_pages)
     warnings = job_warnings_as_codes(job_warnings, ocr_pages)
     if not any(p.text for p in pages):
@@ -96,30 +98,30 @@ def collect_async(media: dict[str, Any], document: dict[str, Any], ocr: dict[str
             warnings.append({"code": "EMPTY_PAGES", "message": f"no text was found on page(s) {documents.describe_pages(empty)}"})
     metrics.add_metric(name="TextractResultCalls", unit=MetricUnit.Count, value=calls)
     logger.info("textract results collected", extra={"calls": calls, "pages": len(pages)})
-    return {
-        "text_key": write_text(bucket, results_key(media_id, "text.txt"), documents.pages_as_text(pages)),
-        "pages_key": write_json(bucket, results_key(media_id, "pages.json"), [p.as_dict() for p in pages]),
-        "blocks_key": blocks_key,
-        "page_count": int(document.get("page_count") or len(pages)),
-        "page_sources": documents.page_sources(pages),
-        "warnings": warnings,
-    }
+    return DocumentText(
+        text_key=write_text(bucket, results_key(media_id, "text.txt"), documents.pages_as_text(pages)),
+        pages_key=write_json(bucket, results_key(media_id, "pages.json"), [p.as_dict() for p in pages]),
+        blocks_key=blocks_key,
+        page_count=int(document.page_count or len(pages)),
+        page_sources=PageSources.from_state(documents.page_sources(pages)),
+        warnings=warnings,
+    )
 
 
-def collect(media: dict[str, Any], document: dict[str, Any], ocr: dict[str, Any] | None) -> dict[str, Any]:
-    if document["mode"] == "async":
-        return collect_async(media, document, ocr or {})
-    page_count = int(document.get("page_count") or 0)
-    if document["mode"] == "text_layer":
-        sources = {TEXT_LAYER: list(range(1, page_count + 1)), TEXTRACT: []}
+def collect(media: MediaItem, document: DocumentAnalysis, ocr: OcrResult | None) -> DocumentText:
+    if isinstance(document, DocumentNeedsOcr):
+        return collect_async(media, document, require(ocr, "steps", "ocr"))
+    page_count = int(document.page_count or 0)
+    if document.mode == "text_layer":
+        sources = PageSources(text_layer=list(range(1, page_count + 1)), textract=[])
     else:
-        sources = {TEXT_LAYER: [], TEXTRACT: [1] if document.get("blocks_key") else []}
-    return {"text_key": document["text_key"], "pages_key": document["pages_key"],
-            "blocks_key": document.get("blocks_key"), "page_count": page_count, "page_sources": sources,
-            "warnings": []}  # analyze_document's warnings are already in the state; finalize gathers them
+        sources = PageSources(text_layer=[], textract=[1] if document.blocks_key else [])
+    return DocumentText(text_key=document.text_key, pages_key=document.pages_key, blocks_key=document.blocks_key,
+                        page_count=page_count, page_sources=sources,
+                        warnings=[])  # analyze_document's warnings are already in the state; finalize gathers them
 
 
 @pipeline_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    steps = event["steps"]
-    return collect(event["media"], steps["document"], steps.get("ocr"))
+    state = PipelineState.from_state(event)
+    return collect(state.media, require(state.steps.document, "steps", "document"), state.steps.ocr).to_state()

@@ -5,41 +5,40 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from media_pipeline.contract import EnrichmentResult, EnrichmentSkipped, MediaItem, PipelineState, Steps
 from media_pipeline.enrichment import enrich_text
 from media_pipeline.observability import metrics, pipeline_handler
 from media_pipeline.settings import settings
 from media_pipeline.storage import read_text, results_key, write_json
 
-# Steps whose result holds the item's text, in order of preference.
-TEXT_STEPS = ("transcript", "document_text")
 
-
-def text_key_of(steps: dict[str, Any]) -> str | None:
-    for step in TEXT_STEPS:
-        key = (steps.get(step) or {}).get("text_key")
-        if key:
-            return key
+def text_key_of(steps: Steps) -> str | None:
+    """The item's text: the transcript's, or the document's."""
+    for result in (steps.transcript, steps.document_text):
+        if result is not None and result.text_key:
+            return result.text_key
     return None
 
 
-def enrich(media: dict[str, Any], steps: dict[str, Any]) -> dict[str, Any]:
+def enrich(media: MediaItem, steps: Steps) -> EnrichmentResult | EnrichmentSkipped:
     config = settings()
     key = text_key_of(steps)
     text = read_text(config.media_bucket, key).strip() if key else ""
     if not text:
-        return {"skipped": True, "model_calls": 0,
-                "warnings": [{"code": "ENRICHMENT_SKIPPED", "message": "there is no text to summarise"}]}
+        return EnrichmentSkipped(skipped=True, model_calls=0,
+                                 warnings=[{"code": "ENRICHMENT_SKIPPED", "message": "there is no text to summarise"}])
     result, usage = enrich_text(text, model_id=config.bedrock_model_id, max_input_tokens=config.enrichment_max_input_tokens,
                                 token_budget=config.enrichment_token_budget)
     document = {**result, "model": config.bedrock_model_id, "model_calls": usage.calls,
                 "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
-    enrichment_key = write_json(config.media_bucket, results_key(media["media_id"], "enrichment.json"), document)
+    enrichment_key = write_json(config.media_bucket, results_key(media.media_id, "enrichment.json"), document)
     metrics.add_metric(name="ModelCalls", unit=MetricUnit.Count, value=usage.calls)
     metrics.add_metric(name="ModelInputTokens", unit=MetricUnit.Count, value=usage.input_tokens)
-    return {"enrichment_key": enrichment_key, "model": config.bedrock_model_id, "model_calls": usage.calls,
-            "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens, "warnings": usage.warnings}
+    return EnrichmentResult(enrichment_key=enrichment_key, model=config.bedrock_model_id, model_calls=usage.calls,
+                            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, warnings=usage.warnings)
 
 
 @pipeline_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return enrich(event["media"], event.get("steps") or {})
+    state = PipelineState.from_state(event)
+    return enrich(state.media, state.steps).to_state()

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from media_pipeline import jobs
 from media_pipeline.aws import client
+from media_pipeline.contract import MediaItem, PipelineState, Steps
 from media_pipeline.errors import MediaRejected
 from media_pipeline.ids import media_id_for
 from media_pipeline.manifest import new_manifest
@@ -58,12 +59,12 @@ def upload_key(raw_key: str) -> str:
     return unquote_plus(raw_key)
 
 
-def _missing_media(upload: dict[str, Any], key: str) -> dict[str, Any]:
+def _missing_media(upload: dict[str, Any], key: str) -> MediaItem:
     bucket = upload["bucket"]
     version = upload.get("version_id") or upload.get("etag")
-    return {"media_id": media_id_for(bucket, key, version), "bucket": bucket, "key": key,
-            "version_id": upload.get("version_id"), "etag": upload.get("etag"), "size": upload.get("size") or 0,
-            "media_type": "unknown", "source": s3_uri(bucket, key)}
+    return MediaItem(media_id=media_id_for(bucket, key, version), bucket=bucket, key=key,
+                     version_id=upload.get("version_id"), etag=upload.get("etag"), size=upload.get("size") or 0,
+                     media_type="unknown", source=s3_uri(bucket, key))
 
 
 def ingest_upload(upload: dict[str, Any]) -> dict[str, Any]:
@@ -84,9 +85,8 @@ def ingest_upload(upload: dict[str, Any]) -> dict[str, Any]:
     media_id = media_id_for(bucket, key, version_id or etag)
     logger.append_keys(media_id=media_id)
     kind = sniff(first_bytes)
-    media = {"media_id": media_id, "bucket": bucket, "key": key, "version_id": version_id, "etag": etag,
-             "size": size, "media_type": kind.media_type, "detected_format": kind.format,
-             "source": s3_uri(bucket, key)}
+    media = MediaItem(media_id=media_id, bucket=bucket, key=key, version_id=version_id, etag=etag, size=size,
+                      media_type=kind.media_type, detected_format=kind.format, source=s3_uri(bucket, key))
     rejected = rejection(size, first_bytes)
     if rejected:
         return _reject(media, *rejected)
@@ -96,22 +96,22 @@ def ingest_upload(upload: dict[str, Any]) -> dict[str, Any]:
     sfn = client("stepfunctions")
     try:
         sfn.start_execution(stateMachineArn=settings().state_machine_arn, name=media_id,
-                            input=json.dumps({"media": media, "steps": {}}))
+                            input=json.dumps(PipelineState(media=media, steps=Steps()).to_state()))
         metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
     except sfn.exceptions.ExecutionAlreadyExists:
         logger.info("execution already exists for this upload")
     return {"media_id": media_id, "status": "STARTED", "media_type": kind.media_type}
 
 
-def _reject(media: dict[str, Any], code: str, message: str) -> dict[str, Any]:
+def _reject(media: MediaItem, code: str, message: str) -> dict[str, Any]:
     logger.warning("upload rejected", extra={"reason_code": code, "reason": message})
     metrics.add_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1)
-    recorded = jobs.create_job(media["media_id"], bucket=media["bucket"], key=media["key"],
-                               version=media.get("version_id") or media.get("etag") or "",
-                               media_type=media["media_type"], status="FAILED", error_code=code)
+    recorded = jobs.create_job(media.media_id, bucket=media.bucket, key=media.key,
+                               version=media.version_id or media.etag or "",
+                               media_type=media.media_type, status="FAILED", error_code=code)
     if recorded:
         publish(new_manifest(media, status="FAILED", error={"code": code, "message": message}))
-    return {"media_id": media["media_id"], "status": "FAILED", "error_code": code}
+    return {"media_id": media.media_id, "status": "FAILED", "error_code": code}
 
 
 def record_handler(record: SQSRecord) -> list[dict[str, Any]]:

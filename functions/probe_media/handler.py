@@ -6,32 +6,24 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from media_pipeline import video
+from media_pipeline.contract import MediaItem, PipelineState, ProbeResult
 from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.s3_range_reader import S3RangeReader
 from media_pipeline.video_probe import probe
 
 
-def probe_media(media: dict[str, Any], options: video.VideoOptions) -> dict[str, Any]:
-    source = S3RangeReader(media["bucket"], media["key"], version_id=media.get("version_id"),
-                                 size=media.get("size"))
+def probe_media(media: MediaItem, options: video.VideoOptions) -> ProbeResult:
+    source = S3RangeReader(media.bucket, media.key, version_id=media.version_id, size=media.size)
     facts = probe(source)
     route = video.route_for(facts["duration_seconds"], options)
     metrics.add_metric(name="VideoSecondsProbed", unit=MetricUnit.Seconds, value=facts["duration_seconds"])
     logger.info("video probed", extra={"duration_seconds": facts["duration_seconds"], "route": route,
                                        "bytes_read": source.bytes_fetched})
-    return {
-        "duration_seconds": facts["duration_seconds"],
-        "has_audio": facts["has_audio"],
-        "has_video": facts["has_video"],
-        "size": source.size,
-        "format": facts["format"],
-        "bit_rate": facts["bit_rate"],
-        "streams": facts["streams"],
-        "route": route,
-        "warnings": facts["warnings"],
-    }
+    return ProbeResult(duration_seconds=facts["duration_seconds"], has_audio=facts["has_audio"],
+                       has_video=facts["has_video"], size=source.size, format=facts["format"],
+                       bit_rate=facts["bit_rate"], streams=facts["streams"], route=route, warnings=facts["warnings"])
 
 
 @pipeline_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return probe_media(event["media"], video.VideoOptions.from_env())
+    return probe_media(PipelineState.from_state(event).media, video.VideoOptions.from_env()).to_state()

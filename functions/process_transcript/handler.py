@@ -6,21 +6,22 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from media_pipeline import transcripts
+from media_pipeline.contract import AudioPart, MediaItem, PipelineState, TranscriptionJob, TranscriptResult, require
 from media_pipeline.observability import metrics, pipeline_handler
 from media_pipeline.settings import settings
 from media_pipeline.storage import read_json, results_key, write_json, write_text
 
 
-def process(media: dict[str, Any], parts: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> dict[str, Any]:
-    bucket, media_id = settings().media_bucket, media["media_id"]
+def process(media: MediaItem, parts: list[AudioPart], jobs: list[TranscriptionJob]) -> TranscriptResult:
+    bucket, media_id = settings().media_bucket, media.media_id
     warnings: list[dict[str, str]] = []
     parsed = []
     for part, job in zip(parts, jobs):  # the Map state keeps the parts' order
-        warnings.extend(job.get("warnings") or [])
-        if not job.get("transcript_key"):
+        warnings.extend(job.warnings or [])
+        if not job.transcript_key:
             continue
-        document = read_json(bucket, job["transcript_key"])
-        parsed.append(transcripts.parse_transcribe_json(document, offset_seconds=float(part.get("offset_seconds") or 0)))
+        document = read_json(bucket, job.transcript_key)
+        parsed.append(transcripts.parse_transcribe_json(document, offset_seconds=float(part.offset_seconds or 0)))
     joined = transcripts.join_parts(parsed) if parsed else transcripts.Transcript("", None, [], 0, None)
     if joined.words == 0 and not any(w["code"] == "NO_SPEECH_DETECTED" for w in warnings):
         warnings.append({"code": "EMPTY_TRANSCRIPT", "message": "no speech was recognised in the audio"})
@@ -31,12 +32,14 @@ def process(media: dict[str, Any], parts: list[dict[str, Any]], jobs: list[dict[
         "srt_key": write_text(bucket, results_key(media_id, "captions.srt"), transcripts.to_srt(joined.segments), "application/x-subrip"),
     }
     metrics.add_metric(name="TranscribedWords", unit=MetricUnit.Count, value=joined.words)
-    return {**keys, "transcribe_keys": [j["transcript_key"] for j in jobs if j.get("transcript_key")],
-            "language": joined.language, "words": joined.words, "duration_seconds": joined.duration_seconds,
-            "warnings": warnings}
+    return TranscriptResult(**keys, transcribe_keys=[j.transcript_key for j in jobs if j.transcript_key],
+                            language=joined.language, words=joined.words, duration_seconds=joined.duration_seconds,
+                            warnings=warnings)
 
 
 @pipeline_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    steps = event["steps"]
-    return process(event["media"], steps["audio"]["parts"], steps["transcription"])
+    state = PipelineState.from_state(event)
+    steps = state.steps
+    audio, jobs = require(steps.audio, "steps", "audio"), require(steps.transcription, "steps", "transcription")
+    return process(state.media, audio.parts, jobs).to_state()

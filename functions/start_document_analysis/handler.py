@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from media_pipeline import jobs, textract
 from media_pipeline.aws import client
+from media_pipeline.contract import DocumentAnalysisTask, DocumentNeedsOcr, MediaItem, StateContractError, require
 from media_pipeline.errors import PipelineError
 from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.settings import settings
@@ -31,16 +32,16 @@ def job_request(media_id: str, ocr_input_key: str) -> dict[str, Any]:
     }
 
 
-def start(task_token: str, media: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
-    media_id = media["media_id"]
-    request = job_request(media_id, document["ocr_input_key"])
+def start(task_token: str, media: MediaItem, document: DocumentNeedsOcr) -> dict[str, Any]:
+    media_id = media.media_id
+    request = job_request(media_id, document.ocr_input_key)
     # The token is stored first: the job's notification may arrive before StartDocumentTextDetection returns.
     jobs.save_task_token(textract.TOKEN_KIND, media_id, task_token=task_token, media_id=media_id)
     with textract.textract_errors("StartDocumentTextDetection"):
         job_id = client("textract").start_document_text_detection(**request)["JobId"]
     metrics.add_metric(name="TextractJobsStarted", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="TextractAsyncPages", unit=MetricUnit.Count, value=len(document.get("ocr_pages") or []))
-    logger.info("textract job started", extra={"job_id": job_id, "ocr_pages": len(document.get("ocr_pages") or [])})
+    metrics.add_metric(name="TextractAsyncPages", unit=MetricUnit.Count, value=len(document.ocr_pages))
+    logger.info("textract job started", extra={"job_id": job_id, "ocr_pages": len(document.ocr_pages)})
     # A retry of this state may get back a job that already finished, whose notification resumed nobody and
     # never will. An error reading its status or resuming must fail the step (Retry/Catch see it): swallowed, the
     # execution would wait out the task's whole timeout.
@@ -51,5 +52,8 @@ def start(task_token: str, media: dict[str, Any], document: dict[str, Any]) -> d
 
 @pipeline_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    state = event["state"]
-    return start(event["task_token"], state["media"], state["steps"]["document"])
+    task = DocumentAnalysisTask.from_state(event)
+    document = require(task.state.steps.document, "steps", "document")
+    if not isinstance(document, DocumentNeedsOcr):
+        raise StateContractError("steps.document", "ocr_input_key", f"is missing: mode {document.mode!r} needs no OCR")
+    return start(task.task_token, task.state.media, document)

@@ -7,6 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from media_pipeline import jobs
 from media_pipeline.aws import client
+from media_pipeline.contract import AudioPart, MediaItem, TranscriptionTask
 from media_pipeline.errors import MediaRejected, ThrottledError
 from media_pipeline.ids import transcribe_job_name
 from media_pipeline.observability import logger, metrics, pipeline_handler
@@ -15,12 +16,12 @@ from media_pipeline.storage import s3_uri
 from media_pipeline.transcription import TOKEN_KIND, resume_execution, transcript_key
 
 
-def job_request(media: dict[str, Any], part: dict[str, Any], index: int) -> dict[str, Any]:
+def job_request(media: MediaItem, part: AudioPart, index: int) -> dict[str, Any]:
     request: dict[str, Any] = {
-        "TranscriptionJobName": transcribe_job_name(media["media_id"], index),
-        "Media": {"MediaFileUri": s3_uri(part["bucket"], part["key"])},
+        "TranscriptionJobName": transcribe_job_name(media.media_id, index),
+        "Media": {"MediaFileUri": s3_uri(part.bucket, part.key)},
         "OutputBucketName": settings().media_bucket,
-        "OutputKey": transcript_key(media["media_id"], index),
+        "OutputKey": transcript_key(media.media_id, index),
     }
     language = settings().transcribe_language
     if language in ("", "auto"):
@@ -30,11 +31,11 @@ def job_request(media: dict[str, Any], part: dict[str, Any], index: int) -> dict
     return request
 
 
-def start(task_token: str, media: dict[str, Any], part: dict[str, Any], index: int) -> dict[str, Any]:
+def start(task_token: str, media: MediaItem, part: AudioPart, index: int) -> dict[str, Any]:
     request = job_request(media, part, index)
     name = request["TranscriptionJobName"]
     # The token is stored first: the job's state change event may arrive before start returns.
-    jobs.save_task_token(TOKEN_KIND, name, task_token=task_token, media_id=media["media_id"])
+    jobs.save_task_token(TOKEN_KIND, name, task_token=task_token, media_id=media.media_id)
     transcribe = client("transcribe")
     try:
         transcribe.start_transcription_job(**request)
@@ -53,4 +54,5 @@ def start(task_token: str, media: dict[str, Any], part: dict[str, Any], index: i
 
 @pipeline_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return start(event["task_token"], event["media"], event["part"], int(event.get("index", 0)))
+    task = TranscriptionTask.from_state(event)
+    return start(task.task_token, task.media, task.part, int(task.index))

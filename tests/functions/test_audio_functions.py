@@ -342,7 +342,7 @@ def retried_start(aws, job: dict | None) -> tuple[Stubber, Stubber]:
 def start_retry(token: str = "token-2") -> dict:
     from functions.start_transcription.handler import handler
 
-    event = {"task_token": token, "media": media(), "part": {"bucket": BUCKET, "key": "uploads/a.wav"}, "index": 0}
+    event = {"task_token": token, "media": media(), "part": {"bucket": BUCKET, "key": "uploads/a.wav", "offset_seconds": 0}, "index": 0}
     return handler(event, LambdaContext())
 
 
@@ -415,7 +415,7 @@ def test_callback_resumes_with_the_transcript_location(recorder):
     from functions.start_transcription.handler import handler as start
     from functions.transcribe_callback.handler import handler as callback
 
-    start({"task_token": "tok", "media": media(), "part": {"bucket": BUCKET, "key": "uploads/a.wav"}, "index": 0}, LambdaContext())
+    start({"task_token": "tok", "media": media(), "part": {"bucket": BUCKET, "key": "uploads/a.wav", "offset_seconds": 0}, "index": 0}, LambdaContext())
     transcribe = boto3.client("transcribe")
     name = f"media-{MEDIA_ID}-0"
     while transcribe.get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"]["TranscriptionJobStatus"] != "COMPLETED":
@@ -472,11 +472,20 @@ def test_no_speech_gives_an_empty_transcript_with_a_warning(aws):
     assert boto3.client("s3").get_object(Bucket=BUCKET, Key=result["text_key"])["Body"].read() == b""
 
 
+def transcript_result() -> dict:
+    """$.steps.transcript as process_transcript leaves it (media_pipeline.contract.TranscriptResult)."""
+    keys = {name: f"results/{MEDIA_ID}/{file}" for name, file in (
+        ("text_key", "transcript.txt"), ("segments_key", "segments.json"), ("vtt_key", "captions.vtt"),
+        ("srt_key", "captions.srt"))}
+    return {**keys, "transcribe_keys": [f"results/{MEDIA_ID}/transcribe-0.json"], "language": "en-US", "words": 5,
+            "duration_seconds": 1.6, "warnings": []}
+
+
 def test_enrich_writes_the_models_answer(aws, fake_bedrock):
     from functions.enrich.handler import handler
 
     boto3.client("s3").put_object(Bucket=BUCKET, Key=f"results/{MEDIA_ID}/transcript.txt", Body=b"Welcome to the media pipeline.")
-    result = handler({"media": media(), "steps": {"transcript": {"text_key": f"results/{MEDIA_ID}/transcript.txt"}}}, LambdaContext())
+    result = handler({"media": media(), "steps": {"transcript": transcript_result()}}, LambdaContext())
     stored = json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=result["enrichment_key"])["Body"].read())
     assert stored["title"] == "A test title" and stored["model"] == "test.model-v1" and stored["model_calls"] == 1
     assert "Welcome to the media pipeline." in fake_bedrock.calls[0]["messages"][0]["content"][0]["text"]
@@ -486,7 +495,7 @@ def test_enrich_skips_empty_text_without_a_model_call(aws, fake_bedrock):
     from functions.enrich.handler import handler
 
     boto3.client("s3").put_object(Bucket=BUCKET, Key=f"results/{MEDIA_ID}/transcript.txt", Body=b"")
-    result = handler({"media": media(), "steps": {"transcript": {"text_key": f"results/{MEDIA_ID}/transcript.txt"}}}, LambdaContext())
+    result = handler({"media": media(), "steps": {"transcript": transcript_result()}}, LambdaContext())
     assert result["warnings"][0]["code"] == "ENRICHMENT_SKIPPED" and fake_bedrock.calls == []
 
 
