@@ -45,7 +45,7 @@ SHARED_REQUIREMENTS = ("aws-lambda-powertools[tracer]", "fastjsonschema")
 # The Lambda Python runtime ships these; leaving them out keeps each package ~80 MB smaller.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 # The local mode and the CLI never run in Lambda.
-SHARED_PACKAGE_EXCLUDES = ("local", "cli.py")
+SHARED_PACKAGE_EXCLUDES = ("local", "cli")
 
 
 def pinned(requirement: str, requirements_file: Path = REPO_ROOT / "requirements-dev.txt") -> str:

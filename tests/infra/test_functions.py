@@ -57,7 +57,7 @@ def test_package_holds_the_handler_and_the_shared_library_without_the_local_mode
     assert (asset / "media_pipeline" / "__init__.py").is_file()
     assert (asset / "media_pipeline" / "schemas" / "manifest.schema.json").is_file()
     assert not (asset / "media_pipeline" / "local").exists()
-    assert not (asset / "media_pipeline" / "cli.py").exists()
+    assert not (asset / "media_pipeline" / "cli").exists()
     assert not list(asset.rglob("__pycache__"))
 
 
