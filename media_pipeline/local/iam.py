@@ -487,6 +487,13 @@ def _textract_requests(call: Call) -> list[Request]:
     return requests
 
 
+def _comprehend_requests(call: Call) -> list[Request]:
+    # The synchronous detection APIs on text in the request have no resource-level permissions.
+    if call.operation in ("DetectDominantLanguage", "DetectPiiEntities"):
+        return [Request(f"comprehend:{call.operation}", "*")]
+    raise UnmappedOperation(f"comprehend:{call.operation}")
+
+
 # Cross-region inference profiles route to these regions; a grant pinned to one region would fail elsewhere.
 _PROFILE_REGIONS = {"us": ("us-east-1", "us-west-2"), "eu": ("eu-west-1", "eu-central-1"),
                     "apac": ("ap-northeast-1", "ap-southeast-1"), "global": ("us-east-1", "eu-west-1")}
@@ -587,6 +594,7 @@ OPERATIONS: dict[str, Callable[[Call], list[Request]]] = {
     "stepfunctions": _states_requests,
     "transcribe": _transcribe_requests,
     "textract": _textract_requests,
+    "comprehend": _comprehend_requests,
     "bedrock-runtime": _bedrock_requests,
     "sqs": _sqs_requests,
     "events": _events_requests,

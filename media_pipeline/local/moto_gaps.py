@@ -11,6 +11,7 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | Transcribe writes no transcript and emits no event              | `install_ai_engines(transcribe=...)`                   |
 | Textract answers with no blocks; ignores JobTag, idempotency    | `install_ai_engines(textract=...)`                     |
 | bedrock-runtime has no Converse                                 | `install_ai_engines(bedrock=...)`                      |
+| Comprehend has no DetectDominantLanguage (NotImplementedError)  | `install_ai_engines(comprehend_language=...)`          |
 | Step Functions' ECS integration passes ASL-cased parameters     | `install_task_runner`: parameters mapped to the API    |
 | ECS RunTask records a task but runs nothing                     | `install_task_runner`: a registered runner is started  |
 | Step Functions in a moto server calls localhost:$MOTO_PORT      | `start_server` sets MOTO_PORT to the server's port     |
@@ -59,6 +60,9 @@ LambdaHandler = Callable[[dict[str, Any], Any], Any]
 TranscribeEngine = Callable[[bytes, "str | None"], dict[str, Any]]
 TextractEngine = Callable[[bytes], list[dict[str, Any]]]
 BedrockEngine = Callable[[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]], str]
+ComprehendLanguageEngine = Callable[[str], dict[str, Any]]
+# Comprehend's limit for DetectDominantLanguage ("100 KB" of UTF-8), read as the pipeline reads it.
+COMPREHEND_MAX_TEXT_BYTES = 100_000
 TaskRunner = Callable[[dict[str, str]], Any]
 
 log = logging.getLogger("media_pipeline.local.emulator")
@@ -481,6 +485,11 @@ def _install_transcribe() -> None:
     TranscribeBackend.get_transcription_job = get_transcription_job  # type: ignore[method-assign]
 
 
+def _service_error(code: str, message: str) -> Exception:
+    """A JSON-protocol service error with HTTP 400, as Textract and Comprehend return them."""
+    return _textract_error(code, message)
+
+
 def _textract_error(code: str, message: str) -> Exception:
     from moto.core.exceptions import JsonRESTError
 
@@ -610,8 +619,28 @@ def _install_bedrock() -> None:
     _patch(BedrockRuntimeResponse, "converse", converse)
 
 
+def _install_comprehend() -> None:
+    from moto.comprehend.responses import ComprehendResponse
+
+    def detect_dominant_language(self: Any) -> str:
+        text = json.loads(self.body).get("Text") or ""
+        if len(text.encode("utf-8")) > COMPREHEND_MAX_TEXT_BYTES:
+            raise _service_error("TextSizeLimitExceededException",
+                                 f"Input text size exceeds limit. Max length of request text allowed is "
+                                 f"{COMPREHEND_MAX_TEXT_BYTES} bytes while in this request the text size is "
+                                 f"{len(text.encode('utf-8'))} bytes")
+        if not text.strip():
+            raise _service_error("InvalidRequestException", "The text has no characters to identify a language in")
+        response = _engines["comprehend_language"](text)
+        return json.dumps({"Languages": [{"LanguageCode": str(lang["LanguageCode"]), "Score": float(lang["Score"])}
+                                         for lang in response.get("Languages") or []]})
+
+    _patch(ComprehendResponse, "detect_dominant_language", detect_dominant_language)
+
+
 def install_ai_engines(*, transcribe: TranscribeEngine | None = None, textract: TextractEngine | None = None,
-                       bedrock: BedrockEngine | None = None) -> None:
+                       bedrock: BedrockEngine | None = None,
+                       comprehend_language: ComprehendLanguageEngine | None = None) -> None:
     """Answer the AI services' APIs with engines; only the services given are changed.
 
     transcribe(audio_bytes, language_code_or_None) -> Transcribe's output JSON (at least "results"; None asks
@@ -626,6 +655,9 @@ def install_ai_engines(*, transcribe: TranscribeEngine | None = None, textract: 
         code) to refuse a document with a Textract error code.
     bedrock(messages, system, inferenceConfig) -> the assistant's text, returned by Converse in Bedrock's
         response shape (output.message.content[0].text, stopReason, usage, metrics).
+    comprehend_language(text) -> DetectDominantLanguage's response ({"Languages": [{"LanguageCode", "Score"}]}).
+        Text over 100,000 UTF-8 bytes is refused with TextSizeLimitExceededException and blank text with
+        InvalidRequestException before the engine runs, as Comprehend refuses them.
     """
     if transcribe is not None:
         _engines["transcribe"] = transcribe
@@ -636,6 +668,9 @@ def install_ai_engines(*, transcribe: TranscribeEngine | None = None, textract: 
     if bedrock is not None:
         _engines["bedrock"] = bedrock
         _install_bedrock()
+    if comprehend_language is not None:
+        _engines["comprehend_language"] = comprehend_language
+        _install_comprehend()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -807,12 +842,13 @@ def start_server(host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
 
 def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcribe: TranscribeEngine | None = None,
                 textract: TextractEngine | None = None, bedrock: BedrockEngine | None = None,
+                comprehend_language: ComprehendLanguageEngine | None = None,
                 task_runners: Mapping[str, TaskRunner] | None = None) -> None:
     """Every workaround at once (the local runtime's entry point)."""
     install_lambda_runtime(handlers or {})
     install_task_callbacks()
     install_event_delivery()
-    install_ai_engines(transcribe=transcribe, textract=textract, bedrock=bedrock)
+    install_ai_engines(transcribe=transcribe, textract=textract, bedrock=bedrock, comprehend_language=comprehend_language)
     install_task_runner(task_runners or {})
     from media_pipeline.local import limits
 

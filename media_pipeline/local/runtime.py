@@ -252,7 +252,7 @@ class LocalPipeline:
             "ENRICHMENT_MAX_INPUT_TOKENS": "6000", "ENRICHMENT_TOKEN_BUDGET": "200000",
             "TEXTRACT_SNS_TOPIC_ARN": self.binding.arn("AiServicesTextractTopic"),
             "TEXTRACT_ROLE_ARN": self.binding.arn(service_role(self.snapshot, "textract.amazonaws.com")),
-            "VIDEO_LAMBDA_MAX_SECONDS": "600",
+            "VIDEO_LAMBDA_MAX_SECONDS": "600", "LANGUAGE_IDENTIFICATION": "enabled",
             "POWERTOOLS_SERVICE_NAME": "media-pipeline", "POWERTOOLS_METRICS_NAMESPACE": "MediaPipeline",
             "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": self.log_level,
@@ -286,10 +286,11 @@ class LocalPipeline:
         moto_gaps.install_task_callbacks()
         moto_gaps.install_event_delivery()
         if self.engines:
-            from media_pipeline.local.engines import extractive, ocr, speech
+            from media_pipeline.local.engines import extractive, language, ocr, speech
 
             moto_gaps.install_ai_engines(transcribe=speech.transcribe, textract=ocr.detect_text,
-                                         bedrock=extractive.converse)
+                                         bedrock=extractive.converse,
+                                         comprehend_language=language.detect_dominant_language)
         moto_gaps.install_task_runner({WORKER_FAMILY: self._run_worker})
         limits.install_limits()
         if self.enforce_iam:
@@ -508,11 +509,12 @@ class LocalPipeline:
 
 
 def warm_engines() -> None:
-    """Load the speech and OCR models now, so the first item does not wait for them."""
-    from media_pipeline.local.engines import ocr, speech
+    """Load the speech, OCR and language models now, so the first item does not wait for them."""
+    from media_pipeline.local.engines import language, ocr, speech
 
     speech.model()
     ocr.engine()
+    language.identifier()
 
 
 def _reset_pipeline_caches() -> None:

@@ -143,6 +143,7 @@ PIPELINE_CALLS = [
     call("stepfunctions", "SendTaskHeartbeat", taskToken="t"),
     call("transcribe", "GetTranscriptionJob", TranscriptionJobName="j"),
     call("textract", "DetectDocumentText", Document={}), call("textract", "GetDocumentTextDetection", JobId="j"),
+    call("comprehend", "DetectDominantLanguage", Text="t"), call("comprehend", "DetectPiiEntities", Text="t"),
     call("bedrock-runtime", "Converse", modelId="amazon.nova-lite-v1:0"),
     call("sqs", "ReceiveMessage", QueueUrl=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/q"),
     call("sqs", "DeleteMessageBatch", QueueUrl=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/q"),

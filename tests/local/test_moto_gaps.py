@@ -519,6 +519,36 @@ def test_converse_is_answered_by_the_engine(patched: None) -> None:
     assert config["maxTokens"] == 100
 
 
+# ---- Comprehend -------------------------------------------------------------------------------------------------
+
+def test_gap_comprehend_has_no_detect_dominant_language(plain: None) -> None:
+    with pytest.raises(NotImplementedError, match="detect_dominant_language"):
+        client("comprehend").detect_dominant_language(Text="Guten Morgen, wie geht es dir heute?")
+
+
+def test_detect_dominant_language_is_answered_by_the_engine(patched: None) -> None:
+    texts: list[str] = []
+
+    def engine(text: str) -> dict[str, Any]:
+        texts.append(text)
+        return {"Languages": [{"LanguageCode": "de", "Score": 0.98}, {"LanguageCode": "nl", "Score": 0.01}]}
+
+    moto_gaps.install_ai_engines(comprehend_language=engine)
+    comprehend = client("comprehend")
+    response = comprehend.detect_dominant_language(Text="Guten Morgen, wie geht es dir heute?")
+    assert response["Languages"] == [{"LanguageCode": "de", "Score": 0.98}, {"LanguageCode": "nl", "Score": 0.01}]
+    assert texts == ["Guten Morgen, wie geht es dir heute?"]
+    # Comprehend's own refusals, before the engine runs: over 100 KB, and blank text.
+    with pytest.raises(ClientError) as too_long:
+        comprehend.detect_dominant_language(Text="a" * 100_001)
+    assert too_long.value.response["Error"]["Code"] == "TextSizeLimitExceededException"
+    with pytest.raises(ClientError) as blank:
+        comprehend.detect_dominant_language(Text="   ")
+    assert blank.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert comprehend.detect_dominant_language(Text="a" * 100_000)["Languages"][0]["LanguageCode"] == "de"
+    assert len(texts) == 2
+
+
 # ---- ECS through Step Functions ---------------------------------------------------------------------------------
 
 def ecs_setup(dns_hostnames: bool = True) -> dict[str, str]:

@@ -6,6 +6,8 @@
   with pypdfium2, answering as Amazon Textract's blocks.
 - `extractive.converse(messages, system, config)`: not a language model: TextRank sentences and YAKE keywords
   returned as the JSON the enrichment prompt asks for. Its honest model id is `extractive.MODEL_ID`.
+- `language.detect_dominant_language(text)`: py3langid (its model inside the wheel), answering as Amazon
+  Comprehend's DetectDominantLanguage.
 
 Engine time is measured (`timings()`), so benchmarks can tell engine time from pipeline overhead.
 """
