@@ -1,11 +1,12 @@
 """The AI services' side of the pipeline: how Transcribe and Textract report back, and who may call
-Transcribe, Textract and Bedrock.
+Transcribe, Textract, Comprehend and Bedrock.
 
 - Transcribe: an EventBridge rule on `Transcribe Job State Change` for the pipeline's jobs (`media-...`)
   invokes `transcribe_callback`, which resumes the waiting execution with its task token.
 - Textract: asynchronous jobs publish to an encrypted SNS topic through a role Textract assumes;
   `textract_callback` is subscribed to it.
 - Bedrock: InvokeModel (the Converse API's permission) on the configured model only.
+- Comprehend: DetectDominantLanguage, which has no resource-level permissions (Resource "*").
 
 Neither callback may be lost silently: the EventBridge target and the SNS subscription each send what they
 could not deliver, and the callback function sends the invocations that failed after Lambda's retries, to
@@ -265,6 +266,18 @@ class AiServices(Construct):
         self._acknowledge_no_resource_level(grantee, "Textract")
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["textract:GetDocumentTextDetection"], resource_arns=["*"])
+
+    @staticmethod
+    def grant_detect_language(grantee: iam.IGrantable) -> None:
+        """Comprehend's DetectDominantLanguage (a synchronous call on text the request carries)."""
+        role = grantee if isinstance(grantee, iam.Role) else getattr(grantee, "role", None)
+        if role is not None:
+            nag.acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
+                            "comprehend:DetectDominantLanguage supports no resource-level permissions (the Service "
+                            "Authorization Reference lists no resource type for it): Resource '*' is required; "
+                            f"{nag.XRAY_REASON}")
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["comprehend:DetectDominantLanguage"], resource_arns=["*"])
 
     def grant_invoke_model(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(

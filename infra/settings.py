@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "bedrock_profile_model_id": "",
     "enrichment_max_input_tokens": 6000,
     "enrichment_token_budget": 200000,
+    "language_identification": True,
     "max_media_bytes": 2147483648,
     "video_lambda_max_seconds": 600,
     "worker_cpu": 2048,
@@ -47,6 +48,7 @@ class PipelineSettings:
     bedrock_profile_model_id: str
     enrichment_max_input_tokens: int
     enrichment_token_budget: int
+    language_identification: bool
     max_media_bytes: int
     video_lambda_max_seconds: int
     worker_cpu: int

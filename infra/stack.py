@@ -98,6 +98,7 @@ class MediaPipelineStack(Stack):
             "TEXTRACT_SNS_TOPIC_ARN": ai.textract_topic.topic_arn,
             "TEXTRACT_ROLE_ARN": ai.textract_role.role_arn,
             "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+            "LANGUAGE_IDENTIFICATION": "enabled" if settings.language_identification else "disabled",
         }
         default_bus = events.EventBus.from_event_bus_name(self, "DefaultEventBus", "default")
         for step in steps.STEPS:
@@ -145,8 +146,10 @@ class MediaPipelineStack(Stack):
             storage.grant_table_items(function, list(actions), key_prefix=token_key_prefix(kind))
         grants = {("transcribe", "start"): ai.grant_start_transcription, ("transcribe", "read"): ai.grant_read_transcription,
                   ("textract", "sync"): ai.grant_sync_textract, ("textract", "start"): ai.grant_start_textract,
-                  ("textract", "read"): ai.grant_read_textract}
-        for service, uses in (("transcribe", allowed.transcribe), ("textract", allowed.textract)):
+                  ("textract", "read"): ai.grant_read_textract,
+                  ("comprehend", "detect_language"): ai.grant_detect_language}
+        for service, uses in (("transcribe", allowed.transcribe), ("textract", allowed.textract),
+                              ("comprehend", allowed.comprehend)):
             for use in uses:
                 grants[(service, use)](function)
         if allowed.invoke_model:

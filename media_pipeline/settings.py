@@ -21,6 +21,7 @@ class Settings:
     enrichment_token_budget: int = 200_000
     textract_sns_topic_arn: str = ""
     textract_role_arn: str = ""
+    language_identification: bool = True  # LANGUAGE_IDENTIFICATION: "enabled" (default) or "disabled"
     token_ttl_seconds: int = 2 * 24 * 3600
 
     @classmethod
@@ -40,6 +41,7 @@ class Settings:
             enrichment_token_budget=int(env.get("ENRICHMENT_TOKEN_BUDGET", "200000")),
             textract_sns_topic_arn=env.get("TEXTRACT_SNS_TOPIC_ARN", ""),
             textract_role_arn=env.get("TEXTRACT_ROLE_ARN", ""),
+            language_identification=env.get("LANGUAGE_IDENTIFICATION", "enabled").strip().lower() != "disabled",
         )
 
 

@@ -35,6 +35,7 @@ class Permissions:
     task_tokens: tuple[str, tuple[str, ...]] | None = None  # (kind, actions) on TOKEN#<kind>#... items
     transcribe: tuple[str, ...] = ()    # "start" (and read its job back), "read"
     textract: tuple[str, ...] = ()      # "sync", "start" (and read its job back), "read"
+    comprehend: tuple[str, ...] = ()    # "detect_language" (DetectDominantLanguage)
     invoke_model: bool = False
     start_execution: bool = False
     put_events: bool = False
@@ -76,6 +77,9 @@ STEPS: tuple[Step, ...] = (
                                  resume_execution=True)),
     Step("process_transcript", "Transcribe JSON to text, segments, WebVTT and SRT", 300, 1024,
          permissions=Permissions(read_results=True, write_results="objects")),
+    Step("identify_language", "The item's language: Comprehend on its text, or what Transcribe identified", 60, 512,
+         settings=("LANGUAGE_IDENTIFICATION",),
+         permissions=Permissions(read_results=True, comprehend=("detect_language",))),
     Step("enrich", "Title, summary and keywords with Bedrock Converse", 600, 1024,
          permissions=Permissions(read_results=True, write_results="objects", invoke_model=True)),
     Step("finalize", "Writes the manifest, the job status and the Media Processed event", 120, 512,

@@ -27,8 +27,10 @@ def outcome(job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     media_id = media_id_from_job_name(name) or ""
     index = int(name.rsplit("-", 1)[-1]) if media_id else 0
     if status == "COMPLETED":
+        # language_score: Transcribe's IdentifiedLanguageScore, when it identified the language (IdentifyLanguage)
+        score = {"language_score": job["IdentifiedLanguageScore"]} if job.get("IdentifiedLanguageScore") is not None else {}
         return "success", {"job_name": name, "transcript_key": transcript_key(media_id, index),
-                           "language": job.get("LanguageCode"), "warnings": []}
+                           "language": job.get("LanguageCode"), **score, "warnings": []}
     if status == "FAILED":
         reason = job.get("FailureReason") or "Transcribe reported FAILED without a reason"
         if _NO_SPEECH.search(reason):

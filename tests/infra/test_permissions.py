@@ -45,8 +45,8 @@ def task_response(*, heartbeat: bool = False) -> set[tuple[str, str, str]]:
                   STATE_MACHINE)
 
 
-STEP_FUNCTIONS = ("AnalyzeDocument", "CollectDocumentText", "Enrich", "ExtractMedia", "Finalize", "ProbeMedia",
-                  "ProcessTranscript", "StartDocumentAnalysis", "StartTranscription")
+STEP_FUNCTIONS = ("AnalyzeDocument", "CollectDocumentText", "Enrich", "ExtractMedia", "Finalize", "IdentifyLanguage",
+                  "ProbeMedia", "ProcessTranscript", "StartDocumentAnalysis", "StartTranscription")
 
 # Role (construct path) -> every grant it holds.
 EXPECTED: dict[str, set[tuple[str, str, str]]] = {
@@ -71,6 +71,9 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     | task_response(),
     "ProcessTranscriptRole": lambda_basics("ProcessTranscript")
     | grants("s3:GetObject s3:PutObject", RESULTS),
+    "IdentifyLanguageRole": lambda_basics("IdentifyLanguage")
+    | grants("s3:GetObject", RESULTS)  # the document's text
+    | grants("comprehend:DetectDominantLanguage", "*"),  # no resource-level permissions
     "EnrichRole": lambda_basics("Enrich")
     | grants("s3:GetObject s3:PutObject", RESULTS)
     | grants("bedrock:InvokeModel", NOVA_LITE),

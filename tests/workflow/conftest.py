@@ -28,6 +28,7 @@ class StandIns:
         self.bedrock_reply = json.dumps({"title": "Media pipeline welcome", "summary": "Uploads become transcripts.",
                                          "keywords": ["media pipeline", "transcripts"]})
         self.documents: dict[int, dict[int, list[str]]] = {}  # page count of what Textract gets -> lines per page
+        self.comprehend_texts: list[str] = []
 
     def transcribe(self, audio: bytes, language: str | None) -> dict[str, Any]:
         self.transcribe_calls += 1
@@ -46,6 +47,13 @@ class StandIns:
 
             pages = len(pypdfium2.PdfDocument(document))
         return textract_blocks(self.documents[pages])
+
+    def comprehend_language(self, text: str) -> dict[str, Any]:
+        """DetectDominantLanguage by a fixed rule: German if the text has German function words, else English."""
+        self.comprehend_texts.append(text)
+        german = {"der", "die", "das", "und", "ist", "nicht"} & set(text.lower().split())
+        best, other = ("de", "en") if german else ("en", "de")
+        return {"Languages": [{"LanguageCode": best, "Score": 0.98}, {"LanguageCode": other, "Score": 0.01}]}
 
     def bedrock(self, messages: list, system: list, config: dict) -> str:
         self.bedrock_calls += 1
@@ -82,7 +90,8 @@ def expected_denials():
 @pytest.fixture
 def engines(pipeline) -> StandIns:
     fakes = StandIns()
-    moto_gaps.install_ai_engines(transcribe=fakes.transcribe, textract=fakes.textract, bedrock=fakes.bedrock)
+    moto_gaps.install_ai_engines(transcribe=fakes.transcribe, textract=fakes.textract, bedrock=fakes.bedrock,
+                                 comprehend_language=fakes.comprehend_language)
     return fakes
 
 

@@ -42,7 +42,7 @@ def test_audio_upload_to_manifest(pipeline, engines, capsys):
     history = pipeline.history(upload.media_id)
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
     assert entered == ["RouteByMediaType", "PrepareAudio", "Transcribe", "StartTranscription",
-                       "ProcessTranscript", "Enrich", "Finalize"]
+                       "ProcessTranscript", "IdentifyLanguage", "Enrich", "Finalize"]
     assert not any(e["type"].startswith("Wait") for e in history)  # the callback resumes it: no polling loop
     assert engines.transcribe_calls == 1
     assert TRANSCRIPT in engines.bedrock_prompts[0]  # the transcript is what the model summarised
@@ -109,7 +109,8 @@ def test_silence_gives_an_empty_transcript_and_a_warning(pipeline, engines):
     manifest = pipeline.wait(upload.media_id, timeout=60)
     assert manifest["status"] == "SUCCEEDED"
     assert manifest["transcript"] == {"text": "", "language": "en-US", "duration_seconds": None, "segments": []}
-    assert Counter(w["code"] for w in manifest["warnings"]) == Counter({"EMPTY_TRANSCRIPT": 1, "ENRICHMENT_SKIPPED": 1})
+    assert Counter(w["code"] for w in manifest["warnings"]) == Counter(
+        {"EMPTY_TRANSCRIPT": 1, "LANGUAGE_NOT_IDENTIFIED": 1, "ENRICHMENT_SKIPPED": 1})
     assert engines.bedrock_calls == 0
 
 

@@ -1,0 +1,109 @@
+"""The item's language, as plain logic (the identify_language step calls it).
+
+- Documents and images: Amazon Comprehend's DetectDominantLanguage on the item's text, of which at most
+  `MAX_TEXT_BYTES` of UTF-8 are sent (Comprehend's limit for that API is 100 KB), cut at a character boundary.
+- Audio and video: the language Amazon Transcribe identified (`$.steps.transcript.language`), with the score
+  Transcribe gave it (`IdentifiedLanguageScore`, carried by each job of `$.steps.transcription`); Comprehend is
+  not called.
+
+The result is small data only, stored at `$.steps.language`:
+`{"code": "en" | None, "score": 0.99 | None, "source": "comprehend" | "transcribe" | None, "warnings": [...]}`,
+plus `"disabled": true` when the deployment turned the step off. Codes are the reporting service's own:
+Comprehend's (`en`, `de`, `zh`, `zh-TW`) or Transcribe's (`en-US`). An item without text gets no language and the
+warning `LANGUAGE_NOT_IDENTIFIED`, never a failure.
+"""
+from __future__ import annotations
+
+import codecs
+from typing import Any, Callable, Mapping, Sequence
+
+from media_pipeline.aws import client
+from media_pipeline.errors import AwsService, aws_error, error_parts
+
+# Comprehend's limit for DetectDominantLanguage is "100 KB" of UTF-8; 100,000 bytes is within it however KB is read.
+MAX_TEXT_BYTES = 100_000
+COMPREHEND_SOURCE = "comprehend"
+TRANSCRIBE_SOURCE = "transcribe"
+NOT_IDENTIFIED = "LANGUAGE_NOT_IDENTIFIED"
+# Comprehend refusing the text itself: the item gets a warning, not a failure.
+COMPREHEND_REFUSALS = frozenset({"InvalidRequestException", "TextSizeLimitExceededException",
+                                 "UnsupportedLanguageException"})
+COMPREHEND = AwsService("COMPREHEND", "Comprehend ", rejecting=COMPREHEND_REFUSALS)
+
+Warning = dict[str, str]
+
+
+def cut_utf8(data: bytes, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """The longest prefix of UTF-8 `data` that fits in `max_bytes` and ends on a character boundary."""
+    # With final=False the incremental decoder keeps an incomplete trailing character back instead of failing.
+    return codecs.getincrementaldecoder("utf-8")().decode(data[:max_bytes], final=False)
+
+
+def truncate_utf8(text: str, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """`text` itself when its UTF-8 fits in `max_bytes`, else its longest prefix that does (whole characters)."""
+    encoded = text.encode("utf-8")
+    return text if len(encoded) <= max_bytes else cut_utf8(encoded, max_bytes)
+
+
+def result(code: str | None, score: float | None, source: str | None,
+           warnings: Sequence[Warning] = ()) -> dict[str, Any]:
+    return {"code": code, "score": None if score is None else round(float(score), 4), "source": source,
+            "warnings": list(warnings)}
+
+
+def not_identified(message: str) -> dict[str, Any]:
+    return result(None, None, None, [{"code": NOT_IDENTIFIED, "message": message}])
+
+
+def disabled() -> dict[str, Any]:
+    """The deployment turned language identification off (`language_identification` in cdk.json)."""
+    return {**result(None, None, None), "disabled": True}
+
+
+def detect(text: str) -> dict[str, Any]:
+    """Comprehend's dominant language of `text` (its first MAX_TEXT_BYTES)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    text = text.strip()
+    if not text:
+        return not_identified("the item has no text to identify the language of")
+    try:
+        response = client("comprehend").detect_dominant_language(Text=truncate_utf8(text))
+    except ClientError as exc:
+        code, message, _ = error_parts(exc)
+        if code in COMPREHEND_REFUSALS:
+            return not_identified(f"Comprehend DetectDominantLanguage: {code}: {message}")
+        raise aws_error(exc, COMPREHEND, "DetectDominantLanguage") from exc
+    except BotoCoreError as exc:
+        raise aws_error(exc, COMPREHEND, "DetectDominantLanguage") from exc
+    languages = [lang for lang in response.get("Languages") or [] if lang.get("LanguageCode")]
+    if not languages:
+        return not_identified("Comprehend identified no language in the text")
+    best = max(languages, key=lambda lang: float(lang.get("Score") or 0.0))
+    return result(best["LanguageCode"], best.get("Score"), COMPREHEND_SOURCE)
+
+
+def from_transcription(transcript: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What Transcribe identified: the transcript's language, scored by the mean `language_score` of the parts
+    Transcribe gave that language (None when it did not identify it, e.g. a fixed `transcribe_language`)."""
+    if transcript.get("words") == 0:
+        return not_identified("the transcript is empty: there is no speech to identify the language of")
+    code = transcript.get("language")
+    if not code:
+        return not_identified("Transcribe reported no language for the transcript")
+    scores = [float(job["language_score"]) for job in jobs
+              if job.get("language") == code and job.get("language_score") is not None]
+    return result(code, sum(scores) / len(scores) if scores else None, TRANSCRIBE_SOURCE)
+
+
+def identify(steps: Mapping[str, Any], read_text: Callable[[str], str]) -> dict[str, Any]:
+    """The language of an item from its steps' results (`$.steps`); `read_text(key)` reads a text in S3."""
+    transcript = steps.get("transcript")
+    if isinstance(transcript, Mapping):
+        jobs = [job for job in steps.get("transcription") or [] if isinstance(job, Mapping)]
+        return from_transcription(transcript, jobs)
+    document_text = steps.get("document_text")
+    key = document_text.get("text_key") if isinstance(document_text, Mapping) else None
+    if key:
+        return detect(read_text(key))
+    return not_identified("the item has no text to identify the language of")
