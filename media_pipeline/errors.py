@@ -184,17 +184,22 @@ def error_from_state(error: str | None, cause: str | None) -> dict[str, str]:
     except (TypeError, ValueError):
         outer = {}
     if isinstance(outer, dict) and "errorMessage" in outer:
-        message = str(outer.get("errorMessage") or "")
-        try:
-            inner = json.loads(message)
-        except (TypeError, ValueError):
-            inner = None
-        if isinstance(inner, dict) and "code" in inner:
-            return {"code": str(inner["code"]), "message": str(inner.get("message", ""))}
-        return {"code": _code_for(str(outer.get("errorType") or error)), "message": message or error}
+        return _from_lambda_error(outer, error)
     if isinstance(outer, dict) and "code" in outer:
         return {"code": str(outer["code"]), "message": str(outer.get("message", ""))}
     return {"code": _code_for(error), "message": text or error}
+
+
+def _from_lambda_error(outer: dict[str, Any], error: str) -> dict[str, str]:
+    """A Lambda failure's {"errorMessage", "errorType"}: our errorMessage is JSON with the code."""
+    message = str(outer.get("errorMessage") or "")
+    try:
+        inner = json.loads(message)
+    except (TypeError, ValueError):
+        inner = None
+    if isinstance(inner, dict) and "code" in inner:
+        return {"code": str(inner["code"]), "message": str(inner.get("message", ""))}
+    return {"code": _code_for(str(outer.get("errorType") or error)), "message": message or error}
 
 
 def _code_for(name: str) -> str:
