@@ -38,53 +38,65 @@ def _join(tokens: Iterable[tuple[str, str]]) -> str:
     return out.strip()
 
 
+class _Cues:
+    """Transcribe's items gathered into caption-sized segments, each with the exact times of its words."""
+
+    def __init__(self, offset_seconds: float):
+        self.offset = offset_seconds
+        self.segments: list[Segment] = []
+        self.words = 0
+        self._tokens: list[tuple[str, str]] = []
+        self._start: float | None = None
+        self._end: float | None = None
+        self._speaker: str | None = None
+
+    def punctuation(self, content: str) -> None:
+        if self._tokens:
+            self._tokens.append(("punctuation", content))
+            if content in SENTENCE_END:
+                self.close()
+
+    def word(self, item: dict[str, Any], content: str) -> None:
+        start, end = float(item["start_time"]), float(item["end_time"])
+        if self._tokens and self._ends_before(start, end, content):
+            self.close()
+        if self._start is None:
+            self._start, self._speaker = start, item.get("speaker_label")
+        self._end = end
+        self._tokens.append(("pronunciation", content))
+        self.words += 1
+
+    def _ends_before(self, start: float, end: float, content: str) -> bool:
+        """A cue ends at a pause, when it would last too long, or when it would get too long to read."""
+        if self._end is None:
+            return False
+        return (start - self._end >= PAUSE_SECONDS or end - (self._start or start) > MAX_CUE_SECONDS
+                or len(_join(self._tokens)) + len(content) + 1 > MAX_CUE_CHARS)
+
+    def close(self) -> None:
+        if self._tokens and self._start is not None and self._end is not None:
+            self.segments.append(Segment(round(self._start + self.offset, 3), round(self._end + self.offset, 3),
+                                         _join(self._tokens), self._speaker))
+        self._tokens, self._start, self._end = [], None, None
+
+
 def parse_transcribe_json(document: dict[str, Any], *, offset_seconds: float = 0.0) -> Transcript:
     """Read Transcribe's output. Segments are built from the items so they carry exact times."""
     results = document.get("results") or {}
-    items = results.get("items") or []
-    language = results.get("language_code") or document.get("language_code")
-    segments: list[Segment] = []
-    current: list[tuple[str, str]] = []
-    start = end = None
-    speaker = None
-    words = 0
-
-    def close() -> None:
-        nonlocal current, start, end
-        if current and start is not None and end is not None:
-            segments.append(Segment(round(start + offset_seconds, 3), round(end + offset_seconds, 3), _join(current), speaker))
-        current, start, end = [], None, None
-
-    for item in items:
-        alternatives = item.get("alternatives") or [{}]
-        content = alternatives[0].get("content", "")
+    cues = _Cues(offset_seconds)
+    for item in results.get("items") or []:
+        content = (item.get("alternatives") or [{}])[0].get("content", "")
         if item.get("type") == "punctuation":
-            if current:
-                current.append(("punctuation", content))
-                if content in SENTENCE_END:
-                    close()
-            continue
-        item_start, item_end = float(item["start_time"]), float(item["end_time"])
-        if current and end is not None and (
-            item_start - end >= PAUSE_SECONDS
-            or item_end - (start or item_start) > MAX_CUE_SECONDS
-            or len(_join(current)) + len(content) + 1 > MAX_CUE_CHARS
-        ):
-            close()
-        if start is None:
-            start = item_start
-            speaker = item.get("speaker_label")
-        end = item_end
-        current.append(("pronunciation", content))
-        words += 1
-    close()
-
-    transcripts = results.get("transcripts") or []
-    text = " ".join(t.get("transcript", "") for t in transcripts).strip()
+            cues.punctuation(content)
+        else:
+            cues.word(item, content)
+    cues.close()
+    segments = cues.segments
+    text = " ".join(t.get("transcript", "") for t in results.get("transcripts") or []).strip()
     if not text and segments:
         text = " ".join(s.text for s in segments)
-    duration = segments[-1].end if segments else None
-    return Transcript(text=text, language=language, segments=segments, words=words, duration_seconds=duration)
+    return Transcript(text=text, language=results.get("language_code") or document.get("language_code"),
+                      segments=segments, words=cues.words, duration_seconds=segments[-1].end if segments else None)
 
 
 def join_parts(parts: list[Transcript]) -> Transcript:
