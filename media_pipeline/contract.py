@@ -183,6 +183,7 @@ class TranscriptionJob(StateObject):
     job_name: str
     transcript_key: str | None  # None when Transcribe found no speech (then a NO_SPEECH_DETECTED warning)
     language: str | None
+    language_score: float | None = None  # Transcribe's IdentifiedLanguageScore, when it identified the language
     warnings: list[StepWarning] | None = None
 
 
@@ -353,6 +354,29 @@ def enrichment(value: Any, where: str = EnrichmentResult.WHERE) -> Enrichment:
     return kind.from_state(state, where)
 
 
+# ---- language -----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class LanguageResult(StateObject):
+    """`$.steps.language` (identify_language): the item's language as the service that found it reports it."""
+
+    WHERE: ClassVar[str] = "steps.language"
+    code: str | None  # Comprehend's (`de`, `zh-TW`) or Transcribe's (`en-US`); None when no text to tell
+    score: float | None
+    source: str | None  # comprehend | transcribe
+    disabled: bool | None = None
+    warnings: list[StepWarning] | None = None
+
+
+Language = Union[LanguageResult, CaughtError]
+
+
+def language(value: Any, where: str = LanguageResult.WHERE) -> Language:
+    """`$.steps.language`: a result, or the error its Catch kept (the item goes on without a language)."""
+    state = _object(value, where)
+    return (CaughtError if "Error" in state else LanguageResult).from_state(state, where)
+
+
 # ---- the whole state ----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
@@ -372,6 +396,7 @@ class Steps(StateObject):
     document: DocumentAnalysis | None = nested(document_analysis, default=None)
     ocr: OcrResult | None = nested(one(OcrResult), default=None)
     document_text: DocumentText | None = nested(one(DocumentText), default=None)
+    language: Language | None = nested(language, default=None)
     enrichment: Enrichment | None = nested(enrichment, default=None)
 
     def results(self) -> list[tuple[str, Any]]:

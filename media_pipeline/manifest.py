@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Callable
 
-from media_pipeline.contract import (CaughtError, DocumentText, EnrichmentResult, EnrichmentSkipped, MediaItem,
+from media_pipeline.contract import (CaughtError, DocumentText, EnrichmentResult, EnrichmentSkipped, LanguageResult,
+                                     MediaItem,
                                      PipelineState, ProbeResult, StateObject, Steps, StepWarning, TranscriptResult,
                                      VideoResult)
 from media_pipeline.errors import PipelineError, error_from_state
@@ -101,13 +102,17 @@ def _warnings_of(result: Any) -> list[StepWarning]:
     return (result.get("warnings") or []) if isinstance(result, dict) else []  # a step this code does not know
 
 
+# Optional steps whose failure their Catch keeps in the state: the item goes on, the manifest says so.
+_OPTIONAL_STEP_FAILURES = {"enrichment": "ENRICHMENT_FAILED", "language": "LANGUAGE_IDENTIFICATION_FAILED"}
+
+
 def warnings_section(steps: Steps) -> list[StepWarning]:
     """Every step's warnings, in execution order, each once; a failed enrichment (kept by its Catch) is one too."""
     warnings: list[StepWarning] = []
     for name, result in steps.results():
-        if name == "enrichment" and isinstance(result, CaughtError):
+        if name in _OPTIONAL_STEP_FAILURES and isinstance(result, CaughtError):
             error = error_from_state(result.error, result.cause)
-            warnings.append({"code": "ENRICHMENT_FAILED", "message": f"{error['code']}: {error['message']}"})
+            warnings.append({"code": _OPTIONAL_STEP_FAILURES[name], "message": f"{error['code']}: {error['message']}"})
         for warning in _warnings_of(result):
             if warning not in warnings:
                 warnings.append({"code": warning["code"], "message": warning["message"]})
@@ -138,6 +143,13 @@ def video_section(probe: ProbeResult | None, video: VideoResult | None, files: R
         section["thumbnails"] = [files.uri(key) for key in video.thumbnail_keys or []]
         section["poster"] = files.uri(video.poster_key) if video.poster_key else None
     return section
+
+
+def language_section(language: Any) -> dict[str, Any] | None:
+    """The item's language (code, score, which service said so); None when the step did not run or failed."""
+    if not isinstance(language, LanguageResult) or language.disabled:
+        return None
+    return {"code": language.code, "score": language.score, "source": language.source}
 
 
 ENRICHMENT_FIELDS = ("title", "summary", "keywords", "model", "model_calls", "input_tokens", "output_tokens")
@@ -225,6 +237,7 @@ def build_manifest(state: PipelineState, files: ResultFiles,
     sections = {"transcript": transcript_section(steps.transcript, files),
                 "text": text_section(steps.document_text, files),
                 "video": video_section(steps.probe, steps.video, files),
+                "language": language_section(steps.language),
                 "enrichment": enrichment_section(steps.enrichment, files)}
     manifest.update((name, section) for name, section in sections.items() if section is not None)
     usage = usage_section(steps)

@@ -33,6 +33,7 @@ def test_a_german_document_gets_its_language_from_comprehend(pipeline, engines):
     [text] = engines.comprehend_texts
     assert text.startswith("Der Vorstand hat das Budget genehmigt")
     assert not any(w["code"].startswith("LANGUAGE") for w in manifest["warnings"])
+    assert manifest["language"] == {"code": "de", "score": 0.98, "source": "comprehend"}
 
 
 def test_audio_keeps_the_language_transcribe_identified(pipeline, engines):
@@ -45,6 +46,7 @@ def test_audio_keeps_the_language_transcribe_identified(pipeline, engines):
     assert steps["transcription"][0]["language_score"] == 0.99
     assert steps["language"] == {"code": "en-US", "score": 0.99, "source": "transcribe", "warnings": []}
     assert engines.comprehend_texts == []  # no Comprehend call for audio
+    assert manifest["language"] == {"code": "en-US", "score": 0.99, "source": "transcribe"}
 
 
 def test_silence_gets_no_language_and_a_warning(pipeline, engines):
@@ -56,6 +58,7 @@ def test_silence_gets_no_language_and_a_warning(pipeline, engines):
     assert (language["code"], language["score"], language["source"]) == (None, None, None)
     assert [w["code"] for w in language["warnings"]] == ["LANGUAGE_NOT_IDENTIFIED"]
     assert "LANGUAGE_NOT_IDENTIFIED" in [w["code"] for w in manifest["warnings"]]  # finalize gathers step warnings
+    assert manifest["language"] == {"code": None, "score": None, "source": None}
     assert engines.comprehend_texts == []
 
 
@@ -75,3 +78,6 @@ def test_a_failed_identification_is_caught_and_the_item_succeeds(pipeline, engin
     caught = state_output(history, "IdentifyLanguage")["steps"]["language"]
     assert caught["Error"] == "PipelineError" and "COMPREHEND_ACCESS_DENIED" in caught["Cause"]
     assert manifest["enrichment"]["title"] == "Media pipeline welcome"  # the rest of the item went on
+    assert "language" not in manifest
+    [warning] = [w for w in manifest["warnings"] if w["code"] == "LANGUAGE_IDENTIFICATION_FAILED"]
+    assert warning["message"].startswith("COMPREHEND_ACCESS_DENIED: ")
