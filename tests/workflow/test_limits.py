@@ -78,19 +78,39 @@ def test_a_handler_that_sleeps_past_its_timeout_fails_like_a_lambda_timeout(pipe
 
 
 def test_a_state_output_over_256_kb_fails_with_data_limit_exceeded(pipeline, engines, replace_handler):
+    """States.ALL does not catch States.DataLimitExceeded (the emulator, like AWS): every Catch of the ASL names it
+    first, so the item still gets its FAILED manifest instead of being lost with the execution."""
     process_transcript = load_handler("process_transcript")
     replace_handler("process_transcript", lambda event, context: {**process_transcript(event, context),
                                                                   "padding": "x" * 300_000})
     upload = pipeline.upload(wav_bytes(0.4), name="oversized state.wav")
-    execution = finished(pipeline, upload.media_id)
+    manifest = pipeline.wait(upload.media_id, timeout=60)
 
-    assert (execution["status"], execution["error"]) == ("FAILED", "States.DataLimitExceeded")
-    assert execution["cause"] == (f"The state/task '{function_arn('process_transcript')}' returned a result with a "
-                                  "size exceeding the maximum number of bytes service limit.")
+    assert manifest["status"] == "FAILED"
+    assert manifest["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert manifest["error"]["message"] == (f"The state/task '{function_arn('process_transcript')}' returned a result "
+                                            "with a size exceeding the maximum number of bytes service limit.")
     history = pipeline.history(upload.media_id)
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
-    assert entered[-1] == "ProcessTranscript" and "RecordFailure" not in entered  # States.ALL does not catch it
-    assert pipeline.manifest(upload.media_id) is None  # so nothing writes a manifest
+    assert entered[entered.index("ProcessTranscript") + 1] == "RecordFailure"
+
+
+def test_every_catch_names_data_limit_exceeded_before_states_all():
+    import json
+
+    from media_pipeline.local.runtime import asl_path
+
+    def catches(states: dict) -> list[tuple[str, list]]:
+        found = []
+        for name, state in states.items():
+            if state.get("Catch"):
+                found.append((name, [c["ErrorEquals"] for c in state["Catch"]]))
+            for sub in (state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", [])):
+                found += catches(sub["States"]) if sub else []
+        return found
+
+    for name, errors in catches(json.loads(asl_path().read_text())["States"]):
+        assert errors[0] == ["States.DataLimitExceeded"] and ["States.ALL"] in errors, name
 
 
 def test_a_message_that_fails_five_receives_goes_to_the_dlq(pipeline, engines, replace_handler):
