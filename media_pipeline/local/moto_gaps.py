@@ -46,7 +46,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from media_pipeline.local import iam
+from media_pipeline.local import iam, iam_policy
 
 MOTO_VERSION = "5.2.5"
 
@@ -527,7 +527,7 @@ def _run_text_detection(backend: Any, job: Any, document: bytes, tag: str | None
                         "DocumentMetadata": {"Pages": 0}})
     channel = job.notification_channel or {}
     if channel.get("SNSTopicArn") and not iam.service_may(
-            channel.get("RoleArn"), "textract.amazonaws.com", iam.Request("sns:Publish", channel["SNSTopicArn"])):
+            channel.get("RoleArn"), "textract.amazonaws.com", iam_policy.Request("sns:Publish", channel["SNSTopicArn"])):
         log.warning("Textract could not publish job %s's completion through role %s", job.job_id, channel.get("RoleArn"))
     elif channel.get("SNSTopicArn"):
         s3_object = location.get("S3Object") or {}

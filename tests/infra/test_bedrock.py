@@ -62,19 +62,19 @@ def test_enrich_may_invoke_the_profile_and_its_model_in_every_region(profile_syn
 def test_the_emulators_iam_allows_converse_with_the_configured_model(profile_synth):
     """The same check the strict emulator makes for every Converse: the enrich role, as synthesized, may invoke the
     profile and the foundation model in every region the profile routes to."""
-    from media_pipeline.local import deployment, iam
+    from media_pipeline.local import deployment, iam, iam_operations, iam_policy
     from media_pipeline.local.runtime import binding
 
     model_id, synthesized = profile_synth
     snapshot = deployment.snapshot_from_template(synthesized.json)
     bound = binding(snapshot)
     enrich = iam.principals_from_snapshot(snapshot, bound)[bound.arn(snapshot["functions"]["enrich"]["role"])]
-    call = iam.Call(service="bedrock-runtime", operation="Converse", params={"modelId": model_id, "messages": []},
+    call = iam_operations.Call(service="bedrock-runtime", operation="Converse", params={"modelId": model_id, "messages": []},
                     region=bound.region, account=bound.account)
-    needed = iam.requirements(call)
+    needed = iam_operations.requirements(call)
     assert len(needed) == 3  # the profile, and its model in the two US regions it routes to
-    assert [iam.evaluate(enrich.statements, request) for request in needed] == [(True, "allowed")] * 3
-    other_model = iam.requirements(iam.Call(service="bedrock-runtime", operation="Converse",
+    assert [iam_policy.evaluate(enrich.statements, request) for request in needed] == [(True, "allowed")] * 3
+    other_model = iam_operations.requirements(iam_operations.Call(service="bedrock-runtime", operation="Converse",
                                             params={"modelId": "us.anthropic.claude-v2:1"}, region=bound.region,
                                             account=bound.account))
-    assert not any(iam.evaluate(enrich.statements, request)[0] for request in other_model)
+    assert not any(iam_policy.evaluate(enrich.statements, request)[0] for request in other_model)

