@@ -22,8 +22,8 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | Step Functions: 262,144 bytes refused, no check of a Task's     | `limits.install_state_limits`: States.DataLimitExceeded|
 | input after Parameters or a Map/Parallel result, States.ALL     | there too, not matched by States.ALL; SendTaskSuccess  |
 | catches DataLimitExceeded, SendTaskSuccess takes any output     | output over 262,144 bytes is a ValidationException     |
-| SQS event source mappings deliver inside SendMessage, one       | `limits.install_sqs_polling`: a poller per mapping,    |
-| message a batch, ignore batchItemFailures, never redeliver      | batches, visibility timeout, partial failures, DLQ     |
+| SQS event source mappings deliver inside SendMessage, one       | `sqs_polling.install_sqs_polling`: a poller per        |
+| message a batch, ignore batchItemFailures, never redeliver      | mapping, batches, visibility timeout, partial failures |
 | S3's EventBridge events carry the key unencoded                 | `limits.install_s3_event_keys`: encoded as S3 does     |
 | No IAM: every caller may do anything (and a missing key is 404) | `iam.install` + `install_principals`: each call is     |
 |                                                                 | authorized as its role from the synthesized template;  |
@@ -107,7 +107,7 @@ def uninstall() -> None:
 def wait_for_background_work(timeout: float = 60.0) -> None:
     """Join the worker threads started for asynchronous services and let the SQS pollers deliver the messages
     that are due (tests; a clean shutdown)."""
-    from media_pipeline.local import limits
+    from media_pipeline.local import sqs_polling
 
     deadline = time.monotonic() + timeout
     while True:
@@ -115,7 +115,7 @@ def wait_for_background_work(timeout: float = 60.0) -> None:
             alive = [t for t in _threads if t.is_alive()]
             _threads[:] = alive
         if not alive:
-            if limits.pollers_idle() or time.monotonic() >= deadline:
+            if sqs_polling.pollers_idle() or time.monotonic() >= deadline:
                 return
             time.sleep(0.02)
             continue

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from media_pipeline.local import limits, moto_gaps
+from media_pipeline.local import limits, moto_gaps, sqs_polling
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -901,7 +901,7 @@ def test_sqs_polling_batches_keeps_failures_redelivers_them_and_moves_them_to_th
     queue, dlq, arn = queue_with_dlq(1, 2)
     create_function("consume")
     moto_gaps.install_lambda_runtime({"consume": failing_consumer(batches, {"b"})})
-    limits.install_sqs_polling()
+    sqs_polling.install_sqs_polling()
     send_batch(queue, ["a", "b", "c"])
     assert batches == []  # nothing runs inside SendMessage
     client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName="consume", BatchSize=10,
@@ -928,7 +928,7 @@ def test_sqs_polling_keeps_the_whole_batch_after_an_unhandled_error(patched: Non
     queue, _, arn = queue_with_dlq(1, 5)
     create_function("consume")
     moto_gaps.install_lambda_runtime({"consume": flaky})
-    limits.install_sqs_polling()
+    sqs_polling.install_sqs_polling()
     send_batch(queue, ["a", "b"])
     client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName="consume", BatchSize=10,
                                                  FunctionResponseTypes=["ReportBatchItemFailures"])
@@ -941,12 +941,12 @@ def test_sqs_polling_keeps_the_whole_batch_after_an_unhandled_error(patched: Non
 
 def test_batch_item_failures_are_read_as_lambda_reads_them() -> None:
     batch = ["m1", "m2"]
-    assert limits.failed_message_ids(b'{"batchItemFailures": [{"itemIdentifier": "m2"}]}', batch) == {"m2"}
-    assert limits.failed_message_ids(b'{"batchItemFailures": []}', batch) == set()
-    assert limits.failed_message_ids(b"null", batch) == set()
-    assert limits.failed_message_ids(b'{"batchItemFailures": [{"itemIdentifier": ""}]}', batch) == set(batch)
-    assert limits.failed_message_ids(b'{"batchItemFailures": [{"itemIdentifier": "m9"}]}', batch) == set(batch)
-    assert limits.failed_message_ids(b"not json", batch) == set(batch)
+    assert sqs_polling.failed_message_ids(b'{"batchItemFailures": [{"itemIdentifier": "m2"}]}', batch) == {"m2"}
+    assert sqs_polling.failed_message_ids(b'{"batchItemFailures": []}', batch) == set()
+    assert sqs_polling.failed_message_ids(b"null", batch) == set()
+    assert sqs_polling.failed_message_ids(b'{"batchItemFailures": [{"itemIdentifier": ""}]}', batch) == set(batch)
+    assert sqs_polling.failed_message_ids(b'{"batchItemFailures": [{"itemIdentifier": "m9"}]}', batch) == set(batch)
+    assert sqs_polling.failed_message_ids(b"not json", batch) == set(batch)
 
 
 # ---- Limits: S3 keys in EventBridge events -----------------------------------------------------------------------
