@@ -20,7 +20,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from media_pipeline import steps
 
     root = Path(__file__).resolve().parents[1]
+    from media_pipeline.local import deployment
+    from media_pipeline.local.runtime import stale_snapshot
+
     problems = steps.problems(root, (root / "statemachines" / "media_pipeline.asl.json").read_text())
+    problems += stale_snapshot(deployment.load())
     if problems:
         pytest.exit("the step registry, functions/ and the ASL disagree:\n- " + "\n- ".join(problems), returncode=3)
 

@@ -73,6 +73,13 @@ def binding(snapshot: Mapping[str, Any], *, bucket: str = BUCKET, table: str = T
     return deployment.Binding(region=REGION, account=ACCOUNT, names=names, types=dict(snapshot["resource_types"]))
 
 
+def stale_snapshot(snapshot: Mapping[str, Any]) -> list[str]:
+    """Steps the deployment snapshot does not know yet: infra/ changed and the snapshot was not regenerated."""
+    missing = [step.name for step in steps.STEPS if step.name not in snapshot["functions"]]
+    return [f"media_pipeline/local/deployment.json has no function {', '.join(missing)}: run `make "
+            "deployment-snapshot` after changing the registry or infra/"] if missing else []
+
+
 def service_role(snapshot: Mapping[str, Any], service: str) -> str:
     """The template's role that `service` assumes (one per service in this app)."""
     found = [name for name, role in snapshot["roles"].items() if service in role["trusted_services"]]
@@ -198,6 +205,7 @@ class LocalPipeline:
 
     def start(self) -> "LocalPipeline":
         disagreements = steps.problems(self.root, asl_path(self.root).read_text(encoding="utf-8"))
+        disagreements += stale_snapshot(self.snapshot)
         if disagreements:  # one clear error rather than a KeyError and its knock-on failures
             raise RuntimeError("the step registry, functions/ and the ASL disagree:\n- " + "\n- ".join(disagreements))
         moto_gaps.uninstall()
