@@ -26,7 +26,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     problems = steps.problems(root, (root / "statemachines" / "media_pipeline.asl.json").read_text())
     problems += stale_snapshot(deployment.load())
     if problems:
-        pytest.exit("the step registry, functions/ and the ASL disagree:\n- " + "\n- ".join(problems), returncode=3)
+        pytest.exit("the step registry, functions/, the ASL and the deployment snapshot disagree:\n- " + "\n- ".join(problems), returncode=3)
 
 
 BUCKET = "media-bucket"

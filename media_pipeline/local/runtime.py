@@ -207,7 +207,7 @@ class LocalPipeline:
         disagreements = steps.problems(self.root, asl_path(self.root).read_text(encoding="utf-8"))
         disagreements += stale_snapshot(self.snapshot)
         if disagreements:  # one clear error rather than a KeyError and its knock-on failures
-            raise RuntimeError("the step registry, functions/ and the ASL disagree:\n- " + "\n- ".join(disagreements))
+            raise RuntimeError("the step registry, functions/, the ASL and the deployment snapshot disagree:\n- " + "\n- ".join(disagreements))
         moto_gaps.uninstall()
         iam.uninstall()
         if self.mode == "server":
