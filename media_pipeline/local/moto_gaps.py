@@ -12,6 +12,8 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | Textract answers with no blocks; ignores JobTag, idempotency    | `install_ai_engines(textract=...)`                     |
 | bedrock-runtime has no Converse                                 | `install_ai_engines(bedrock=...)`                      |
 | Comprehend has no DetectDominantLanguage (NotImplementedError)  | `install_ai_engines(comprehend_language=...)`          |
+| Comprehend DetectPiiEntities returns a fixed answer (whatever   | `install_ai_engines(comprehend_pii=...)`; the same     |
+| the text); Transcribe ignores ContentRedaction                  | detector redacts the emulated Transcribe's transcript  |
 | Step Functions' ECS integration passes ASL-cased parameters     | `install_task_runner`: parameters mapped to the API    |
 | ECS RunTask records a task but runs nothing                     | `install_task_runner`: a registered runner is started  |
 | Step Functions in a moto server calls localhost:$MOTO_PORT      | `start_server` sets MOTO_PORT to the server's port     |
@@ -61,6 +63,8 @@ TranscribeEngine = Callable[[bytes, "str | None"], dict[str, Any]]
 TextractEngine = Callable[[bytes], list[dict[str, Any]]]
 BedrockEngine = Callable[[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]], str]
 ComprehendLanguageEngine = Callable[[str], dict[str, Any]]
+ComprehendPiiEngine = Callable[[str, str], dict[str, Any]]  # (text, language code) -> {"Entities": [...]}
+COMPREHEND_PII_LANGUAGES = ("en", "es")
 # Comprehend's limit for DetectDominantLanguage ("100 KB" of UTF-8), read as the pipeline reads it.
 COMPREHEND_MAX_TEXT_BYTES = 100_000
 TaskRunner = Callable[[dict[str, str]], Any]
@@ -439,7 +443,16 @@ def _run_transcription(backend: Any, job: Any) -> None:
         out_key = job.output_key or f"{name}.json"
         if out_key.endswith("/"):
             out_key += f"{name}.json"
-        if out_bucket:
+        redaction = (getattr(job, "content_redaction", None) or {}).get("RedactionOutput")
+        redacted_key = None
+        if redaction:
+            # As Transcribe documents it: the redacted transcript beside the output key, its file name prefixed
+            # with `redacted-`; the unredacted one at the output key only with redacted_and_unredacted.
+            folder, _, file_name = out_key.rpartition("/")
+            redacted_key = f"{folder}/redacted-{file_name}" if folder else f"redacted-{file_name}"
+            if out_bucket:
+                _s3(account).put_object(out_bucket, redacted_key, json.dumps(redact_transcript(output)).encode())
+        if out_bucket and redaction != "redacted":
             _s3(account).put_object(out_bucket, out_key, json.dumps(output).encode())
         job.language_code = detected
         if job.identify_language:
@@ -447,6 +460,8 @@ def _run_transcription(backend: Any, job: Any) -> None:
         job.media_sample_rate_hertz = job.media_sample_rate_hertz or 16000
         job.completion_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
         job.transcript = {"TranscriptFileUri": f"https://s3.{region}.amazonaws.com/{out_bucket}/{out_key}"}
+        if redacted_key:
+            job.transcript["RedactedTranscriptFileUri"] = f"https://s3.{region}.amazonaws.com/{out_bucket}/{redacted_key}"
         _pin_status(job, "COMPLETED")
     except Exception as exc:  # noqa: BLE001 - the job fails with a reason, as Transcribe's would
         log.info("transcription job %s failed: %s", name, exc)
@@ -457,6 +472,74 @@ def _run_transcription(backend: Any, job: Any) -> None:
         "Source": "aws.transcribe", "DetailType": "Transcribe Job State Change",
         "Detail": json.dumps({"TranscriptionJobName": name, "TranscriptionJobStatus": job.status}),
         "Resources": [], "EventBusName": "default"}])
+
+
+def _pii_entities(text: str) -> list[dict[str, Any]]:
+    engine = _engines.get("comprehend_pii")
+    if engine is None:
+        from media_pipeline.local.engines.pii import detect_pii_entities as engine
+    return list(engine(text, "en").get("Entities") or []) if text.strip() else []
+
+
+def _redact_text(text: str) -> str:
+    out, cursor = [], 0
+    for entity in sorted(_pii_entities(text), key=lambda e: e["BeginOffset"]):
+        if entity["BeginOffset"] < cursor:
+            continue
+        out += [text[cursor:entity["BeginOffset"]], "[PII]"]
+        cursor = entity["EndOffset"]
+    return "".join(out + [text[cursor:]])
+
+
+def redact_transcript(output: dict[str, Any]) -> dict[str, Any]:
+    """Transcribe's content redaction on its output JSON: the words of each PII entity (found by the PII engine on
+    the transcript's words) become one item `[PII]` with `redactions: [{"type", "category": "PII", "confidence"}]`,
+    spanning the entity's time; the transcript text is rebuilt from the items."""
+    output = json.loads(json.dumps(output))
+    results = output.setdefault("results", {})
+    items = results.get("items") or []
+    text, spans = "", []
+    for item in items:
+        content = (item.get("alternatives") or [{}])[0].get("content", "")
+        if item.get("type") != "punctuation" and text:
+            text += " "
+        spans.append((len(text), len(text) + len(content)))
+        text += content
+    entities = _pii_entities(text)
+    redacted_items: list[dict[str, Any]] = []
+    done: set[int] = set()
+    for item, (begin, end) in zip(items, spans):
+        hit = next((i for i, e in enumerate(entities) if begin < e["EndOffset"] and e["BeginOffset"] < end), None)
+        if hit is None:
+            redacted_items.append(item)
+            continue
+        if hit in done:
+            last = redacted_items[-1]
+            if item.get("end_time"):
+                last["end_time"] = item["end_time"]
+            continue
+        done.add(hit)
+        score = f"{float(entities[hit].get('Score') or 0.99):.4f}"
+        redacted_items.append({
+            "type": "pronunciation", "start_time": item.get("start_time"), "end_time": item.get("end_time"),
+            "alternatives": [{"confidence": score, "content": "[PII]", "redactions": [
+                {"type": str(entities[hit]["Type"]), "category": "PII", "confidence": score}]}]})
+    for i, item in enumerate(redacted_items):
+        item["id"] = i
+    if items:
+        results["items"] = redacted_items
+        rebuilt = ""
+        for item in redacted_items:
+            content = item["alternatives"][0]["content"]
+            rebuilt += ("" if item.get("type") == "punctuation" or not rebuilt else " ") + content
+        results["transcripts"] = [{"transcript": rebuilt}]
+    else:
+        results["transcripts"] = [{"transcript": _redact_text(t.get("transcript", ""))}
+                                  for t in results.get("transcripts") or []]
+    for segment in results.get("audio_segments") or []:
+        segment["transcript"] = _redact_text(segment.get("transcript", ""))
+        segment.pop("items", None)
+    return output
 
 
 def _install_transcribe() -> None:
@@ -638,9 +721,35 @@ def _install_comprehend() -> None:
     _patch(ComprehendResponse, "detect_dominant_language", detect_dominant_language)
 
 
+def _install_comprehend_pii() -> None:
+    from moto.comprehend.responses import ComprehendResponse
+
+    def detect_pii_entities(self: Any) -> str:
+        body = json.loads(self.body)
+        text, language = body.get("Text") or "", body.get("LanguageCode") or ""
+        if language not in COMPREHEND_PII_LANGUAGES:
+            raise _service_error("ValidationException", f"Value '{language}' at 'languageCode' failed to satisfy "
+                                 f"constraint: Member must satisfy enum value set: {list(COMPREHEND_PII_LANGUAGES)}")
+        size = len(text.encode("utf-8"))
+        if size > COMPREHEND_MAX_TEXT_BYTES:
+            raise _service_error("TextSizeLimitExceededException",
+                                 f"Input text size exceeds limit. Max length of request text allowed is "
+                                 f"{COMPREHEND_MAX_TEXT_BYTES} bytes while in this request the text size is {size} bytes")
+        if not text:
+            raise _service_error("ValidationException", "Value at 'text' failed to satisfy constraint: Member must "
+                                 "have length greater than or equal to 1")
+        response = _engines["comprehend_pii"](text, language)
+        return json.dumps({"Entities": [{"Score": float(e["Score"]), "Type": str(e["Type"]),
+                                         "BeginOffset": int(e["BeginOffset"]), "EndOffset": int(e["EndOffset"])}
+                                        for e in response.get("Entities") or []]})
+
+    _patch(ComprehendResponse, "detect_pii_entities", detect_pii_entities)
+
+
 def install_ai_engines(*, transcribe: TranscribeEngine | None = None, textract: TextractEngine | None = None,
                        bedrock: BedrockEngine | None = None,
-                       comprehend_language: ComprehendLanguageEngine | None = None) -> None:
+                       comprehend_language: ComprehendLanguageEngine | None = None,
+                       comprehend_pii: ComprehendPiiEngine | None = None) -> None:
     """Answer the AI services' APIs with engines; only the services given are changed.
 
     transcribe(audio_bytes, language_code_or_None) -> Transcribe's output JSON (at least "results"; None asks
@@ -658,6 +767,12 @@ def install_ai_engines(*, transcribe: TranscribeEngine | None = None, textract: 
     comprehend_language(text) -> DetectDominantLanguage's response ({"Languages": [{"LanguageCode", "Score"}]}).
         Text over 100,000 UTF-8 bytes is refused with TextSizeLimitExceededException and blank text with
         InvalidRequestException before the engine runs, as Comprehend refuses them.
+    comprehend_pii(text, language) -> DetectPiiEntities' response ({"Entities": [{"Score", "Type", "BeginOffset",
+        "EndOffset"}]}, character offsets). Text over 100,000 UTF-8 bytes is refused with
+        TextSizeLimitExceededException, a language other than en/es and empty text with ValidationException. The
+        emulated Transcribe uses the same engine for ContentRedaction (media_pipeline.local.engines.pii when none is
+        installed): the redacted transcript is written beside OutputKey as `redacted-<file>` (its
+        RedactedTranscriptFileUri), the unredacted one at OutputKey only with `redacted_and_unredacted`.
     """
     if transcribe is not None:
         _engines["transcribe"] = transcribe
@@ -671,6 +786,9 @@ def install_ai_engines(*, transcribe: TranscribeEngine | None = None, textract: 
     if comprehend_language is not None:
         _engines["comprehend_language"] = comprehend_language
         _install_comprehend()
+    if comprehend_pii is not None:
+        _engines["comprehend_pii"] = comprehend_pii
+        _install_comprehend_pii()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -843,12 +961,14 @@ def start_server(host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
 def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcribe: TranscribeEngine | None = None,
                 textract: TextractEngine | None = None, bedrock: BedrockEngine | None = None,
                 comprehend_language: ComprehendLanguageEngine | None = None,
+                comprehend_pii: ComprehendPiiEngine | None = None,
                 task_runners: Mapping[str, TaskRunner] | None = None) -> None:
     """Every workaround at once (the local runtime's entry point)."""
     install_lambda_runtime(handlers or {})
     install_task_callbacks()
     install_event_delivery()
-    install_ai_engines(transcribe=transcribe, textract=textract, bedrock=bedrock, comprehend_language=comprehend_language)
+    install_ai_engines(transcribe=transcribe, textract=textract, bedrock=bedrock, comprehend_language=comprehend_language,
+                       comprehend_pii=comprehend_pii)
     install_task_runner(task_runners or {})
     from media_pipeline.local import limits
 

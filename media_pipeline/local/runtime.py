@@ -294,11 +294,12 @@ class LocalPipeline:
         moto_gaps.install_task_callbacks()
         moto_gaps.install_event_delivery()
         if self.engines:
-            from media_pipeline.local.engines import extractive, language, ocr, speech
+            from media_pipeline.local.engines import extractive, language, ocr, pii, speech
 
             moto_gaps.install_ai_engines(transcribe=speech.transcribe, textract=ocr.detect_text,
                                          bedrock=extractive.converse,
-                                         comprehend_language=language.detect_dominant_language)
+                                         comprehend_language=language.detect_dominant_language,
+                                         comprehend_pii=pii.detect_pii_entities)
         moto_gaps.install_task_runner({WORKER_FAMILY: self._run_worker})
         limits.install_limits()
         if self.enforce_iam:

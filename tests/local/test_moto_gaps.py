@@ -549,6 +549,78 @@ def test_detect_dominant_language_is_answered_by_the_engine(patched: None) -> No
     assert len(texts) == 2
 
 
+def test_gap_comprehend_detect_pii_entities_is_a_fixed_answer(plain: None) -> None:
+    comprehend = client("comprehend")
+    first = comprehend.detect_pii_entities(Text="nothing personal here", LanguageCode="en")["Entities"]
+    second = comprehend.detect_pii_entities(Text="mail a@b.io", LanguageCode="en")["Entities"]
+    assert first == second and [e["Type"] for e in first] == ["NAME", "EMAIL", "BANK_ACCOUNT_NUMBER"]
+    assert first[1]["BeginOffset"] == 230  # past the end of either text
+
+
+def test_detect_pii_entities_is_answered_by_the_engine(patched: None) -> None:
+    from media_pipeline.local.engines import pii
+
+    calls: list[tuple[str, str]] = []
+
+    def engine(text: str, language: str) -> dict[str, Any]:
+        calls.append((text, language))
+        return pii.detect_pii_entities(text, language)
+
+    moto_gaps.install_ai_engines(comprehend_pii=engine)
+    comprehend = client("comprehend")
+    response = comprehend.detect_pii_entities(Text="mail a@b.io", LanguageCode="en")
+    assert response["Entities"] == [{"Score": 0.9999, "Type": "EMAIL", "BeginOffset": 5, "EndOffset": 11}]
+    assert comprehend.detect_pii_entities(Text="nothing personal", LanguageCode="es")["Entities"] == []
+    # Comprehend's own refusals, before the engine runs: over 100 KB of UTF-8, a language it does not support.
+    with pytest.raises(ClientError) as too_long:
+        comprehend.detect_pii_entities(Text="é" * 50_001, LanguageCode="en")
+    assert too_long.value.response["Error"]["Code"] == "TextSizeLimitExceededException"
+    with pytest.raises(ClientError) as language:
+        comprehend.detect_pii_entities(Text="mail a@b.io", LanguageCode="de")
+    assert language.value.response["Error"]["Code"] == "ValidationException"
+    assert len(calls) == 2
+
+
+def test_gap_transcribe_ignores_content_redaction(plain: None) -> None:
+    client("s3").create_bucket(Bucket="media")
+    client("s3").put_object(Bucket="media", Key="uploads/a.wav", Body=b"RIFF")
+    client("transcribe").start_transcription_job(
+        TranscriptionJobName="job-r", Media={"MediaFileUri": "s3://media/uploads/a.wav"}, IdentifyLanguage=True,
+        OutputBucketName="media", OutputKey="results/job-r.json",
+        ContentRedaction={"RedactionType": "PII", "RedactionOutput": "redacted"})
+    for _ in range(4):
+        job = client("transcribe").get_transcription_job(TranscriptionJobName="job-r")["TranscriptionJob"]
+    assert "RedactedTranscriptFileUri" not in job.get("Transcript", {})
+
+
+@pytest.mark.parametrize("output", ["redacted", "redacted_and_unredacted"])
+def test_transcribe_content_redaction_writes_the_redacted_transcript(patched: None, output: str) -> None:
+    moto_gaps.install_ai_engines(transcribe=lambda audio, language: transcribe_output(
+        "call +44 20 7946 0958 or mail jane@example.com today"))
+    s3 = client("s3")
+    s3.create_bucket(Bucket="media")
+    s3.put_object(Bucket="media", Key="uploads/a.wav", Body=b"RIFF")
+    transcribe = client("transcribe")
+    transcribe.start_transcription_job(
+        TranscriptionJobName="media-r", Media={"MediaFileUri": "s3://media/uploads/a.wav"}, IdentifyLanguage=True,
+        OutputBucketName="media", OutputKey="results/media-r.json",
+        ContentRedaction={"RedactionType": "PII", "RedactionOutput": output})
+    job = until(lambda: (j := transcribe.get_transcription_job(TranscriptionJobName="media-r")["TranscriptionJob"])
+                ["TranscriptionJobStatus"] == "COMPLETED" and j)
+    assert job["Transcript"]["RedactedTranscriptFileUri"].endswith("/media/results/redacted-media-r.json")
+    redacted = json.loads(s3.get_object(Bucket="media", Key="results/redacted-media-r.json")["Body"].read())
+    assert redacted["results"]["transcripts"][0]["transcript"] == "call [PII] or mail [PII] today"
+    phone = redacted["results"]["items"][1]
+    assert phone["start_time"] == "0.50" and phone["end_time"] == "2.40"  # the four words of the number, as one item
+    assert phone["alternatives"][0]["redactions"][0]["type"] == "PHONE"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="media", Prefix="results/")["Contents"]]
+    if output == "redacted":
+        assert keys == ["results/redacted-media-r.json"]
+    else:
+        unredacted = json.loads(s3.get_object(Bucket="media", Key="results/media-r.json")["Body"].read())
+        assert "jane@example.com" in unredacted["results"]["transcripts"][0]["transcript"]
+
+
 # ---- ECS through Step Functions ---------------------------------------------------------------------------------
 
 def ecs_setup(dns_hostnames: bool = True) -> dict[str, str]:
