@@ -6,7 +6,8 @@ Transcribe, Textract, Comprehend and Bedrock.
 - Textract: asynchronous jobs publish to an encrypted SNS topic through a role Textract assumes;
   `textract_callback` is subscribed to it.
 - Bedrock: InvokeModel (the Converse API's permission) on the configured model only.
-- Comprehend: DetectDominantLanguage, which has no resource-level permissions (Resource "*").
+- Comprehend: DetectDominantLanguage and DetectPiiEntities, which have no resource-level permissions (Resource "*").
+  Transcribe's content redaction (ContentRedaction in StartTranscriptionJob) needs no permission of its own.
 
 Neither callback may be lost silently: the EventBridge target and the SNS subscription each send what they
 could not deliver, and the callback function sends the invocations that failed after Lambda's retries, to
@@ -278,6 +279,18 @@ class AiServices(Construct):
                             f"{nag.XRAY_REASON}")
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["comprehend:DetectDominantLanguage"], resource_arns=["*"])
+
+    @staticmethod
+    def grant_detect_pii(grantee: iam.IGrantable) -> None:
+        """Comprehend's DetectPiiEntities (a synchronous call on text the request carries)."""
+        role = grantee if isinstance(grantee, iam.Role) else getattr(grantee, "role", None)
+        if role is not None:
+            nag.acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
+                            "comprehend:DetectPiiEntities supports no resource-level permissions (the Service "
+                            "Authorization Reference lists no resource type for it): Resource '*' is required; "
+                            f"{nag.XRAY_REASON}")
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["comprehend:DetectPiiEntities"], resource_arns=["*"])
 
     def grant_invoke_model(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(

@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "enrichment_max_input_tokens": 6000,
     "enrichment_token_budget": 200000,
     "language_identification": True,
+    "pii_redaction": False,
+    "keep_unredacted": True,
     "max_media_bytes": 2147483648,
     "video_lambda_max_seconds": 600,
     "worker_cpu": 2048,
@@ -49,6 +51,8 @@ class PipelineSettings:
     enrichment_max_input_tokens: int
     enrichment_token_budget: int
     language_identification: bool
+    pii_redaction: bool
+    keep_unredacted: bool
     max_media_bytes: int
     video_lambda_max_seconds: int
     worker_cpu: int

@@ -99,6 +99,8 @@ class MediaPipelineStack(Stack):
             "TEXTRACT_ROLE_ARN": ai.textract_role.role_arn,
             "STATE_MACHINE_ARN": state_machine.state_machine_arn,
             "LANGUAGE_IDENTIFICATION": "enabled" if settings.language_identification else "disabled",
+            "PII_REDACTION": "enabled" if settings.pii_redaction else "disabled",
+            "KEEP_UNREDACTED": "true" if settings.keep_unredacted else "false",
         }
         default_bus = events.EventBus.from_event_bus_name(self, "DefaultEventBus", "default")
         for step in steps.STEPS:
@@ -147,7 +149,8 @@ class MediaPipelineStack(Stack):
         grants = {("transcribe", "start"): ai.grant_start_transcription, ("transcribe", "read"): ai.grant_read_transcription,
                   ("textract", "sync"): ai.grant_sync_textract, ("textract", "start"): ai.grant_start_textract,
                   ("textract", "read"): ai.grant_read_textract,
-                  ("comprehend", "detect_language"): ai.grant_detect_language}
+                  ("comprehend", "detect_language"): ai.grant_detect_language,
+                  ("comprehend", "detect_pii"): ai.grant_detect_pii}
         for service, uses in (("transcribe", allowed.transcribe), ("textract", allowed.textract),
                               ("comprehend", allowed.comprehend)):
             for use in uses:

@@ -377,6 +377,24 @@ def language(value: Any, where: str = LanguageResult.WHERE) -> Language:
     return (CaughtError if "Error" in state else LanguageResult).from_state(state, where)
 
 
+# ---- PII ----------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class PiiResult(StateObject):
+    """`$.steps.pii` (redact_pii): where the redacted text is and how many entities of each type; never the
+    entities or the text themselves."""
+
+    WHERE: ClassVar[str] = "steps.pii"
+    redacted: bool  # False only when the deployment turned the step off
+    source: str | None  # comprehend (documents, images) | transcribe (audio, video) | None (no text)
+    entity_counts: dict[str, int]  # Comprehend's entity type (EMAIL, PHONE, ...; PII from Transcribe) -> count
+    redacted_text_key: str | None  # text.redacted.txt, or the (already redacted) transcript text
+    entities_key: str | None  # pii-entities.json (documents and images)
+    unredacted_kept: bool  # keep_unredacted: False when the unredacted text was overwritten (or never written)
+    disabled: bool | None = None
+    warnings: list[StepWarning] | None = None
+
+
 # ---- the whole state ----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
@@ -397,6 +415,7 @@ class Steps(StateObject):
     ocr: OcrResult | None = nested(one(OcrResult), default=None)
     document_text: DocumentText | None = nested(one(DocumentText), default=None)
     language: Language | None = nested(language, default=None)
+    pii: PiiResult | None = nested(one(PiiResult), default=None)
     enrichment: Enrichment | None = nested(enrichment, default=None)
 
     def results(self) -> list[tuple[str, Any]]:

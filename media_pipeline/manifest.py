@@ -9,7 +9,7 @@ from importlib import resources
 from typing import Any, Callable
 
 from media_pipeline.contract import (CaughtError, DocumentText, EnrichmentResult, EnrichmentSkipped, LanguageResult,
-                                     MediaItem,
+                                     MediaItem, PiiResult,
                                      PipelineState, ProbeResult, StateObject, Steps, StepWarning, TranscriptResult,
                                      VideoResult)
 from media_pipeline.errors import PipelineError, error_from_state
@@ -152,6 +152,26 @@ def language_section(language: Any) -> dict[str, Any] | None:
     return {"code": language.code, "score": language.score, "source": language.source}
 
 
+def pii_section(pii: PiiResult | None, files: ResultFiles) -> dict[str, Any] | None:
+    """What PII redaction did; None when the step did not run or the deployment turned it off."""
+    if pii is None or pii.disabled:
+        return None
+    return {"redacted": pii.redacted, "source": pii.source, "entity_counts": dict(pii.entity_counts),
+            "redacted_text": files.uri(pii.redacted_text_key) if pii.redacted_text_key else None,
+            "entities": files.uri(pii.entities_key) if pii.entities_key else None,
+            "unredacted_kept": pii.unredacted_kept}
+
+
+def _mark_redacted(sections: dict[str, Any], pii: PiiResult | None) -> None:
+    """The transcript Transcribe redacted says so; so does a document text whose unredacted text is gone."""
+    if pii is None or not pii.redacted:
+        return
+    if pii.source == "transcribe" and sections.get("transcript") is not None:
+        sections["transcript"]["redacted"] = True
+    if pii.source == "comprehend" and not pii.unredacted_kept and sections.get("text") is not None:
+        sections["text"]["redacted"] = True
+
+
 ENRICHMENT_FIELDS = ("title", "summary", "keywords", "model", "model_calls", "input_tokens", "output_tokens")
 
 
@@ -220,6 +240,8 @@ def artifacts_section(steps: Steps, files: ResultFiles) -> dict[str, str]:
     """name -> s3 URI of each result file the steps wrote (publishing adds the manifest's own)."""
     named = [*_transcript_files(steps.transcript), *_text_files(steps.document_text),
              *_video_files(steps.probe, steps.video)]
+    if steps.pii is not None and not steps.pii.disabled:
+        named += [("pii_redacted_text", steps.pii.redacted_text_key), ("pii_entities", steps.pii.entities_key)]
     if isinstance(steps.enrichment, EnrichmentResult):
         named.append(("enrichment", steps.enrichment.enrichment_key))
     return {name: files.uri(key) for name, key in named if key}
@@ -238,7 +260,12 @@ def build_manifest(state: PipelineState, files: ResultFiles,
                 "text": text_section(steps.document_text, files),
                 "video": video_section(steps.probe, steps.video, files),
                 "language": language_section(steps.language),
+                "pii": pii_section(steps.pii, files),
                 "enrichment": enrichment_section(steps.enrichment, files)}
+    if error and error["code"] == "PII_REDACTION_FAILED":
+        # Redaction was required and failed: the manifest does not carry the text it could not redact.
+        sections["transcript"] = sections["text"] = None
+    _mark_redacted(sections, steps.pii)
     manifest.update((name, section) for name, section in sections.items() if section is not None)
     usage = usage_section(steps)
     if usage:

@@ -22,6 +22,8 @@ class Settings:
     textract_sns_topic_arn: str = ""
     textract_role_arn: str = ""
     language_identification: bool = True  # LANGUAGE_IDENTIFICATION: "enabled" (default) or "disabled"
+    pii_redaction: bool = False  # PII_REDACTION: "enabled" or "disabled" (default)
+    keep_unredacted: bool = True  # KEEP_UNREDACTED: "true" (default) or "false"
     token_ttl_seconds: int = 2 * 24 * 3600
 
     @classmethod
@@ -42,6 +44,8 @@ class Settings:
             textract_sns_topic_arn=env.get("TEXTRACT_SNS_TOPIC_ARN", ""),
             textract_role_arn=env.get("TEXTRACT_ROLE_ARN", ""),
             language_identification=env.get("LANGUAGE_IDENTIFICATION", "enabled").strip().lower() != "disabled",
+            pii_redaction=env.get("PII_REDACTION", "disabled").strip().lower() == "enabled",
+            keep_unredacted=env.get("KEEP_UNREDACTED", "true").strip().lower() != "false",
         )
 
 

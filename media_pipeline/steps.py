@@ -35,7 +35,7 @@ class Permissions:
     task_tokens: tuple[str, tuple[str, ...]] | None = None  # (kind, actions) on TOKEN#<kind>#... items
     transcribe: tuple[str, ...] = ()    # "start" (and read its job back), "read"
     textract: tuple[str, ...] = ()      # "sync", "start" (and read its job back), "read"
-    comprehend: tuple[str, ...] = ()    # "detect_language" (DetectDominantLanguage)
+    comprehend: tuple[str, ...] = ()    # "detect_language" (DetectDominantLanguage), "detect_pii" (DetectPiiEntities)
     invoke_model: bool = False
     start_execution: bool = False
     put_events: bool = False
@@ -68,6 +68,7 @@ STEPS: tuple[Step, ...] = (
                                  job_records=("dynamodb:PutItem", "dynamodb:UpdateItem"), start_execution=True,
                                  put_events=True)),
     Step("start_transcription", "Starts a Transcribe job and stores its task token", 30, 256,
+         settings=("PII_REDACTION", "KEEP_UNREDACTED"),  # Transcribe's content redaction
          permissions=Permissions(read_uploads="latest", read_results=True, write_results="objects",
                                  task_tokens=("transcribe", _TOKEN_ACTIONS), transcribe=("start",),
                                  resume_execution=True)),
@@ -80,6 +81,9 @@ STEPS: tuple[Step, ...] = (
     Step("identify_language", "The item's language: Comprehend on its text, or what Transcribe identified", 60, 512,
          settings=("LANGUAGE_IDENTIFICATION",),
          permissions=Permissions(read_results=True, comprehend=("detect_language",))),
+    Step("redact_pii", "Redacts PII: Comprehend on a document's text, Transcribe's redaction counted for audio", 300,
+         1024, settings=("PII_REDACTION", "KEEP_UNREDACTED"),
+         permissions=Permissions(read_results=True, write_results="objects", comprehend=("detect_pii",))),
     Step("enrich", "Title, summary and keywords with Bedrock Converse", 600, 1024,
          permissions=Permissions(read_results=True, write_results="objects", invoke_model=True)),
     Step("finalize", "Writes the manifest, the job status and the Media Processed event", 120, 512,

@@ -20,6 +20,17 @@ def transcript_key(media_id: str, index: int) -> str:
     return results_key(media_id, f"transcribe-{index}.json")
 
 
+def _key_of(uri: str) -> str | None:
+    """The object key of an S3 URI as Transcribe reports it (s3://bucket/key or https://s3.../bucket/key)."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    path = unquote(parsed.path).lstrip("/")
+    if parsed.scheme == "s3":
+        return path or None
+    return path.split("/", 1)[1] if "/" in path else None
+
+
 def outcome(job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """('success', output) or ('failure', {'error', 'cause'}) for a finished job; ('running', {}) otherwise."""
     name = job["TranscriptionJobName"]
@@ -29,7 +40,9 @@ def outcome(job: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if status == "COMPLETED":
         # language_score: Transcribe's IdentifiedLanguageScore, when it identified the language (IdentifyLanguage)
         score = {"language_score": job["IdentifiedLanguageScore"]} if job.get("IdentifiedLanguageScore") is not None else {}
-        return "success", {"job_name": name, "transcript_key": transcript_key(media_id, index),
+        # With content redaction, the transcript read is the redacted one, wherever Transcribe says it wrote it.
+        redacted = _key_of((job.get("Transcript") or {}).get("RedactedTranscriptFileUri") or "")
+        return "success", {"job_name": name, "transcript_key": redacted or transcript_key(media_id, index),
                            "language": job.get("LanguageCode"), **score, "warnings": []}
     if status == "FAILED":
         reason = job.get("FailureReason") or "Transcribe reported FAILED without a reason"

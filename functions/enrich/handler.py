@@ -13,7 +13,9 @@ from media_pipeline.storage import read_text, results_key, write_json
 
 
 def text_key_of(steps: Steps) -> str | None:
-    """The item's text: the transcript's, or the document's."""
+    """The item's text: its redacted text when PII redaction ran, else the transcript's, or the document's."""
+    if steps.pii is not None and steps.pii.redacted_text_key:
+        return steps.pii.redacted_text_key
     for result in (steps.transcript, steps.document_text):
         if result is not None and result.text_key:
             return result.text_key

@@ -28,6 +28,12 @@ def job_request(media: MediaItem, part: AudioPart, index: int) -> dict[str, Any]
         request["IdentifyLanguage"] = True
     else:
         request["LanguageCode"] = language
+    if settings().pii_redaction:
+        # The redacted transcript ([PII]) is the job's output at OutputKey; the unredacted one is kept beside it only
+        # when the deployment keeps unredacted text.
+        request["ContentRedaction"] = {
+            "RedactionType": "PII",
+            "RedactionOutput": "redacted_and_unredacted" if settings().keep_unredacted else "redacted"}
     return request
 
 

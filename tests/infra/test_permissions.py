@@ -46,7 +46,7 @@ def task_response(*, heartbeat: bool = False) -> set[tuple[str, str, str]]:
 
 
 STEP_FUNCTIONS = ("AnalyzeDocument", "CollectDocumentText", "Enrich", "ExtractMedia", "Finalize", "IdentifyLanguage",
-                  "ProbeMedia", "ProcessTranscript", "StartDocumentAnalysis", "StartTranscription")
+                  "ProbeMedia", "ProcessTranscript", "RedactPii", "StartDocumentAnalysis", "StartTranscription")
 
 # Role (construct path) -> every grant it holds.
 EXPECTED: dict[str, set[tuple[str, str, str]]] = {
@@ -74,6 +74,9 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     "IdentifyLanguageRole": lambda_basics("IdentifyLanguage")
     | grants("s3:GetObject", RESULTS)  # the document's text
     | grants("comprehend:DetectDominantLanguage", "*"),  # no resource-level permissions
+    "RedactPiiRole": lambda_basics("RedactPii")
+    | grants("s3:GetObject s3:PutObject", RESULTS)  # the text; the redacted text, the entities, overwrites
+    | grants("comprehend:DetectPiiEntities", "*"),  # no resource-level permissions
     "EnrichRole": lambda_basics("Enrich")
     | grants("s3:GetObject s3:PutObject", RESULTS)
     | grants("bedrock:InvokeModel", NOVA_LITE),

@@ -115,3 +115,35 @@ def test_extra_warnings_come_after_the_steps():
     manifest = manifests.build_manifest(PipelineState.from_state(STATES["Finalize payload (audio, enrichment skipped)"]),
                                         FILES, extra)
     assert manifest["warnings"][-1] == extra[0]
+
+
+def test_a_pii_section_for_a_redacted_document_and_a_redacted_transcript():
+    document = build("Finalize payload (document, document mode text_layer, PII redacted, unredacted text not kept)")
+    media_id = document["media_id"]
+    assert document["pii"] == {
+        "redacted": True, "source": "comprehend", "entity_counts": {"EMAIL": 1, "PHONE": 1},
+        "redacted_text": f"s3://bucket/results/{media_id}/text.redacted.txt",
+        "entities": f"s3://bucket/results/{media_id}/pii-entities.json", "unredacted_kept": False}
+    assert document["text"]["redacted"] is True  # the text section is the redacted text
+    assert document["artifacts"]["pii_entities"] == document["pii"]["entities"]
+    audio = build("Finalize payload (audio, PII redacted by Transcribe)")
+    assert audio["pii"]["source"] == "transcribe" and audio["pii"]["entities"] is None
+    assert audio["transcript"]["redacted"] is True
+
+
+def test_a_failed_required_redaction_leaves_the_text_out_of_the_manifest():
+    state = dict(STATES["Finalize payload (document, document mode text_layer)"])
+    cause = json.dumps({"errorType": "PipelineError", "errorMessage": json.dumps(
+        {"code": "PII_REDACTION_FAILED", "message": "COMPREHEND_ACCESS_DENIED: denied"})})
+    state.update(failed=True, error={"Error": "PipelineError", "Cause": cause})
+    manifest = manifests.build_manifest(PipelineState.from_state(state), FILES)
+    assert manifest["error"]["code"] == "PII_REDACTION_FAILED" and "text" not in manifest
+    assert manifests.validate(manifest) is manifest
+
+
+def test_a_disabled_redaction_has_no_section():
+    state = json.loads(json.dumps(STATES["Finalize payload (audio)"]))
+    state["steps"]["pii"] = {"redacted": False, "source": None, "entity_counts": {}, "redacted_text_key": None,
+                             "entities_key": None, "unredacted_kept": True, "disabled": True, "warnings": []}
+    manifest = manifests.build_manifest(PipelineState.from_state(state), FILES)
+    assert "pii" not in manifest and "redacted" not in manifest["transcript"]

@@ -27,7 +27,7 @@ def test_a_german_document_gets_its_language_from_comprehend(pipeline, engines):
     manifest = pipeline.wait(upload.media_id, timeout=60)
     assert manifest["status"] == "SUCCEEDED"
     history = pipeline.history(upload.media_id)
-    assert entered(history)[-3:] == ["IdentifyLanguage", "Enrich", "Finalize"]
+    assert entered(history)[-4:] == ["IdentifyLanguage", "RedactPii", "Enrich", "Finalize"]
     assert state_output(history, "IdentifyLanguage")["steps"]["language"] == {
         "code": "de", "score": 0.98, "source": "comprehend", "warnings": []}
     [text] = engines.comprehend_texts
@@ -74,7 +74,7 @@ def test_a_failed_identification_is_caught_and_the_item_succeeds(pipeline, engin
     manifest = pipeline.wait(upload.media_id, timeout=60)
     assert manifest["status"] == "SUCCEEDED" and "error" not in manifest
     history = pipeline.history(upload.media_id)
-    assert entered(history)[-3:] == ["IdentifyLanguage", "Enrich", "Finalize"]
+    assert entered(history)[-4:] == ["IdentifyLanguage", "RedactPii", "Enrich", "Finalize"]
     caught = state_output(history, "IdentifyLanguage")["steps"]["language"]
     assert caught["Error"] == "PipelineError" and "COMPREHEND_ACCESS_DENIED" in caught["Cause"]
     assert manifest["enrichment"]["title"] == "Media pipeline welcome"  # the rest of the item went on

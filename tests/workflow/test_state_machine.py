@@ -42,7 +42,7 @@ def test_audio_upload_to_manifest(pipeline, engines, capsys):
     history = pipeline.history(upload.media_id)
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
     assert entered == ["RouteByMediaType", "PrepareAudio", "Transcribe", "StartTranscription",
-                       "ProcessTranscript", "IdentifyLanguage", "Enrich", "Finalize"]
+                       "ProcessTranscript", "IdentifyLanguage", "RedactPii", "Enrich", "Finalize"]
     assert not any(e["type"].startswith("Wait") for e in history)  # the callback resumes it: no polling loop
     assert engines.transcribe_calls == 1
     assert TRANSCRIPT in engines.bedrock_prompts[0]  # the transcript is what the model summarised
