@@ -7,6 +7,8 @@ Users never run this: the files it writes are in the repository. It writes, next
 - video-with-speech.mp4: generated frames (H.264) with synthesised speech (AAC);
 - scanned-page.png: a page of text rendered with Pillow, rotated slightly, with scanner noise;
 - two-page-report.pdf: a born-digital PDF with a text layer on two pages;
+- contact-details.pdf: a one-page born-digital PDF holding personal data for PII redaction (made-up values of
+  documentation ranges: an example.com address, a UK drama phone number, the ISO 13616 example IBAN, a test card);
 - expected/<stem>.txt: the text each one holds.
 """
 from __future__ import annotations
@@ -60,6 +62,15 @@ PDF_PAGES = [
         "The library will extend its opening hours on Saturdays.",
         "A small team will scan old newspapers so that readers can search them online.",
         "Volunteers are welcome to help with the summer reading program.",
+    ],
+]
+PII_PAGES = [
+    [
+        "Customer Contact Sheet",
+        "Please reach Jane Example at jane.example@example.com or +44 20 7946 0958.",
+        "Refunds go to IBAN DE89 3704 0044 0532 0130 00.",
+        "The deposit was paid with card 4111 1111 1111 1111.",
+        "Order reference 4111 1111 1111 1112 is not a card number.",
     ],
 ]
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
@@ -153,15 +164,15 @@ def _pdf_string(text: str) -> str:
     return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
 
 
-def make_pdf(out: Path) -> None:
+def make_pdf(out: Path, pages: list[list[str]] = PDF_PAGES) -> None:
     """A minimal born-digital PDF (Helvetica, one text object per line) written by hand: no PDF library needed."""
     objects: list[bytes] = []
-    page_ids = [3 + 2 * i for i in range(len(PDF_PAGES))]
+    page_ids = [3 + 2 * i for i in range(len(pages))]
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     kids = " ".join(f"{i} 0 R" for i in page_ids)
-    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(PDF_PAGES)} >>".encode())
-    font_id = 3 + 2 * len(PDF_PAGES)
-    for index, lines in enumerate(PDF_PAGES):
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
+    font_id = 3 + 2 * len(pages)
+    for index, lines in enumerate(pages):
         content = []
         y = 740
         for number, line in enumerate(lines):
@@ -197,10 +208,12 @@ def main() -> None:
         make_video(video_wav, HERE / "video-with-speech.mp4")
     make_scanned_page(HERE / "scanned-page.png")
     make_pdf(HERE / "two-page-report.pdf")
+    make_pdf(HERE / "contact-details.pdf", PII_PAGES)
     (EXPECTED / "speech.txt").write_text(SPEECH + "\n")
     (EXPECTED / "video-with-speech.txt").write_text(VIDEO_SPEECH + "\n")
     (EXPECTED / "scanned-page.txt").write_text("\n".join(line for line in PAGE if line) + "\n")
     (EXPECTED / "two-page-report.txt").write_text("\n".join(line for page in PDF_PAGES for line in page) + "\n")
+    (EXPECTED / "contact-details.txt").write_text("\n".join(line for page in PII_PAGES for line in page) + "\n")
     for path in sorted(HERE.iterdir()):
         if path.is_file() and path.suffix not in (".py", ".md"):
             print(f"{path.name:28} {path.stat().st_size / 1024:8.1f} KiB")

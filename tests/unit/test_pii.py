@@ -82,3 +82,18 @@ def test_a_failure_keeps_its_retry_class_and_becomes_pii_redaction_failed():
     assert isinstance(rejected, MediaRejected) and rejected.reason == "COMPREHEND_REJECTED: too long"
     bug = pii.as_redaction_failure(KeyError("text"))
     assert type(bug) is PipelineError and bug.code == "PII_REDACTION_FAILED"
+
+
+def test_with_content_redaction_the_callback_points_at_the_redacted_transcript():
+    from media_pipeline.transcription import outcome
+
+    name = "media-0123456789abcdef0123456789abcdef-0"
+    job = {"TranscriptionJobName": name, "TranscriptionJobStatus": "COMPLETED", "LanguageCode": "en-US",
+           "Transcript": {"TranscriptFileUri": "https://s3.us-east-1.amazonaws.com/b/results/x/transcribe-0.json",
+                          "RedactedTranscriptFileUri":
+                              "https://s3.us-east-1.amazonaws.com/b/results/x/redacted-transcribe-0.json"}}
+    assert outcome(job)[1]["transcript_key"] == "results/x/redacted-transcribe-0.json"
+    job["Transcript"]["RedactedTranscriptFileUri"] = "s3://b/results/x/redacted-transcribe-0.json"
+    assert outcome(job)[1]["transcript_key"] == "results/x/redacted-transcribe-0.json"
+    del job["Transcript"]["RedactedTranscriptFileUri"]  # no redaction: the output key, as before
+    assert outcome(job)[1]["transcript_key"] == "results/0123456789abcdef0123456789abcdef/transcribe-0.json"
