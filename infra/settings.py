@@ -88,3 +88,7 @@ class PipelineSettings:
             raise ValueError(f"worker_networking must be 'public' or 'private', got {self.worker_networking!r}")
         if self.raw_upload_expiration_days < 1 or self.log_retention_days < 1:
             raise ValueError("raw_upload_expiration_days and log_retention_days must be at least 1")
+        if self.pii_redaction and self.transcribe_language not in ("", "auto", "en-US", "es-US"):
+            # Transcribe redacts batch transcripts in US English and US Spanish only, without language identification.
+            raise ValueError("pii_redaction needs transcribe_language 'en-US' or 'es-US' (or 'auto', which then means "
+                             f"en-US): Transcribe cannot redact {self.transcribe_language!r} transcripts")

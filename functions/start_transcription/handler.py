@@ -16,6 +16,9 @@ from media_pipeline.storage import s3_uri
 from media_pipeline.transcription import TOKEN_KIND, resume_execution, transcript_key
 
 
+REDACTION_LANGUAGES = ("en-US", "es-US")
+
+
 def job_request(media: MediaItem, part: AudioPart, index: int) -> dict[str, Any]:
     request: dict[str, Any] = {
         "TranscriptionJobName": transcribe_job_name(media.media_id, index),
@@ -24,16 +27,17 @@ def job_request(media: MediaItem, part: AudioPart, index: int) -> dict[str, Any]
         "OutputKey": transcript_key(media.media_id, index),
     }
     language = settings().transcribe_language
-    if language in ("", "auto"):
-        request["IdentifyLanguage"] = True
-    else:
-        request["LanguageCode"] = language
     if settings().pii_redaction:
-        # The redacted transcript ([PII]) is the job's output at OutputKey; the unredacted one is kept beside it only
-        # when the deployment keeps unredacted text.
+        # Transcribe redacts batch transcripts in en-US and es-US only, and not with language identification. It
+        # writes the redacted transcript ([PII]) as RedactedTranscriptFileUri, the unredacted one only when kept.
+        request["LanguageCode"] = language if language in REDACTION_LANGUAGES else REDACTION_LANGUAGES[0]
         request["ContentRedaction"] = {
             "RedactionType": "PII",
             "RedactionOutput": "redacted_and_unredacted" if settings().keep_unredacted else "redacted"}
+    elif language in ("", "auto"):
+        request["IdentifyLanguage"] = True
+    else:
+        request["LanguageCode"] = language
     return request
 
 

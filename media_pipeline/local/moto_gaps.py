@@ -13,7 +13,8 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | bedrock-runtime has no Converse                                 | `install_ai_engines(bedrock=...)`                      |
 | Comprehend has no DetectDominantLanguage (NotImplementedError)  | `install_ai_engines(comprehend_language=...)`          |
 | Comprehend DetectPiiEntities returns a fixed answer (whatever   | `install_ai_engines(comprehend_pii=...)`; the same     |
-| the text); Transcribe ignores ContentRedaction                  | detector redacts the emulated Transcribe's transcript  |
+| the text); Transcribe ignores ContentRedaction (and accepts it  | detector redacts the emulated Transcribe's transcript; |
+| with language identification or any language)                  | redaction only for en-US/es-US, without identification |
 | Step Functions' ECS integration passes ASL-cased parameters     | `install_task_runner`: parameters mapped to the API    |
 | ECS RunTask records a task but runs nothing                     | `install_task_runner`: a registered runner is started  |
 | Step Functions in a moto server calls localhost:$MOTO_PORT      | `start_server` sets MOTO_PORT to the server's port     |
@@ -549,6 +550,12 @@ def _install_transcribe() -> None:
     get = _patch(TranscribeBackend, "get_transcription_job", None)
 
     def start_transcription_job(self: Any, transcription_job_name: str, *args: Any, **kwargs: Any) -> Any:
+        if (kwargs.get("content_redaction") or {}).get("RedactionType") and (
+                kwargs.get("identify_language") or kwargs.get("identify_multiple_languages")
+                or kwargs.get("language_code") not in ("en-US", "es-US")):
+            # Transcribe redacts batch transcripts in en-US and es-US only, never with language identification.
+            raise _service_error("BadRequestException", "Content redaction is supported for en-US and es-US only "
+                                 "and is not compatible with language identification")
         response = start(self, transcription_job_name, *args, **kwargs)
         job = self.transcriptions[transcription_job_name]
         job.start_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)

@@ -200,7 +200,7 @@ def start_request(env: pytest.MonkeyPatch, keep: str | None) -> dict[str, Any]:
     clients._clients[("transcribe", None)] = transcribe
     expected = {"TranscriptionJobName": f"media-{MEDIA_ID}-0", "Media": {"MediaFileUri": f"s3://{BUCKET}/uploads/a.wav"},
                 "OutputBucketName": BUCKET, "OutputKey": f"results/{MEDIA_ID}/transcribe-0.json",
-                "IdentifyLanguage": True,
+                "LanguageCode": "en-US",  # redaction: en-US or es-US, never with language identification
                 "ContentRedaction": {"RedactionType": "PII",
                                      "RedactionOutput": "redacted" if keep == "false" else "redacted_and_unredacted"}}
     media = {"media_id": MEDIA_ID, "bucket": BUCKET, "key": "uploads/a.wav", "version_id": None, "etag": "e", "size": 10,

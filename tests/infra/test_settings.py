@@ -27,6 +27,7 @@ def test_command_line_strings_are_typed():
     {"results_prefix": "uploads/results/"},
     {"upload_prefix": "uploads"},
     {"worker_networking": "hybrid"},
+    {"pii_redaction": True, "transcribe_language": "de-DE"},  # Transcribe redacts en-US and es-US only
 ])
 def test_invalid_settings_are_refused(context):
     with pytest.raises(ValueError):
@@ -37,3 +38,8 @@ def test_deploy_guide_lists_every_key():
     guide = (CDK_JSON.parent / "docs" / "deploy.md").read_text()
     for key in DEFAULTS:
         assert f"`{key}`" in guide, key
+
+
+def test_pii_redaction_accepts_the_languages_transcribe_redacts():
+    for language in ("auto", "en-US", "es-US"):
+        assert _settings(pii_redaction="true", transcribe_language=language).pii_redaction is True

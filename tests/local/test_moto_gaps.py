@@ -586,7 +586,7 @@ def test_gap_transcribe_ignores_content_redaction(plain: None) -> None:
     client("s3").put_object(Bucket="media", Key="uploads/a.wav", Body=b"RIFF")
     client("transcribe").start_transcription_job(
         TranscriptionJobName="job-r", Media={"MediaFileUri": "s3://media/uploads/a.wav"}, IdentifyLanguage=True,
-        OutputBucketName="media", OutputKey="results/job-r.json",
+        OutputBucketName="media", OutputKey="results/job-r.json",  # accepted, though Transcribe refuses it
         ContentRedaction={"RedactionType": "PII", "RedactionOutput": "redacted"})
     for _ in range(4):
         job = client("transcribe").get_transcription_job(TranscriptionJobName="job-r")["TranscriptionJob"]
@@ -602,9 +602,15 @@ def test_transcribe_content_redaction_writes_the_redacted_transcript(patched: No
     s3.put_object(Bucket="media", Key="uploads/a.wav", Body=b"RIFF")
     transcribe = client("transcribe")
     transcribe.start_transcription_job(
-        TranscriptionJobName="media-r", Media={"MediaFileUri": "s3://media/uploads/a.wav"}, IdentifyLanguage=True,
+        TranscriptionJobName="media-r", Media={"MediaFileUri": "s3://media/uploads/a.wav"}, LanguageCode="en-US",
         OutputBucketName="media", OutputKey="results/media-r.json",
         ContentRedaction={"RedactionType": "PII", "RedactionOutput": output})
+    for refused in ({"IdentifyLanguage": True}, {"LanguageCode": "de-DE"}):  # as Transcribe refuses them
+        with pytest.raises(ClientError) as bad:
+            transcribe.start_transcription_job(
+                TranscriptionJobName="media-x", Media={"MediaFileUri": "s3://media/uploads/a.wav"}, **refused,
+                ContentRedaction={"RedactionType": "PII", "RedactionOutput": output})
+        assert bad.value.response["Error"]["Code"] == "BadRequestException"
     job = until(lambda: (j := transcribe.get_transcription_job(TranscriptionJobName="media-r")["TranscriptionJob"])
                 ["TranscriptionJobStatus"] == "COMPLETED" and j)
     assert job["Transcript"]["RedactedTranscriptFileUri"].endswith("/media/results/redacted-media-r.json")

@@ -8,6 +8,8 @@
   returned as the JSON the enrichment prompt asks for. Its honest model id is `extractive.MODEL_ID`.
 - `language.detect_dominant_language(text)`: py3langid (its model inside the wheel), answering as Amazon
   Comprehend's DetectDominantLanguage.
+- `pii.detect_pii_entities(text, language)`: patterns and checksums (no model), answering as Amazon Comprehend's
+  DetectPiiEntities; the emulated Transcribe's content redaction uses it too.
 
 Engine time is measured (`timings()`), so benchmarks can tell engine time from pipeline overhead.
 """
