@@ -15,9 +15,10 @@ warning `LANGUAGE_NOT_IDENTIFIED`, never a failure.
 from __future__ import annotations
 
 import codecs
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 from media_pipeline.aws import client
+from media_pipeline.contract import Steps, TranscriptionJob, TranscriptResult
 from media_pipeline.errors import AwsService, aws_error, error_parts
 
 # Comprehend's limit for DetectDominantLanguage is "100 KB" of UTF-8; 100,000 bytes is within it however KB is read.
@@ -83,27 +84,22 @@ def detect(text: str) -> dict[str, Any]:
     return result(best["LanguageCode"], best.get("Score"), COMPREHEND_SOURCE)
 
 
-def from_transcription(transcript: Mapping[str, Any], jobs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def from_transcription(transcript: TranscriptResult, jobs: Sequence[TranscriptionJob]) -> dict[str, Any]:
     """What Transcribe identified: the transcript's language, scored by the mean `language_score` of the parts
     Transcribe gave that language (None when it did not identify it, e.g. a fixed `transcribe_language`)."""
-    if transcript.get("words") == 0:
+    if transcript.words == 0:
         return not_identified("the transcript is empty: there is no speech to identify the language of")
-    code = transcript.get("language")
-    if not code:
+    if not transcript.language:
         return not_identified("Transcribe reported no language for the transcript")
-    scores = [float(job["language_score"]) for job in jobs
-              if job.get("language") == code and job.get("language_score") is not None]
-    return result(code, sum(scores) / len(scores) if scores else None, TRANSCRIBE_SOURCE)
+    scores = [float(job.language_score) for job in jobs
+              if job.language == transcript.language and job.language_score is not None]
+    return result(transcript.language, sum(scores) / len(scores) if scores else None, TRANSCRIBE_SOURCE)
 
 
-def identify(steps: Mapping[str, Any], read_text: Callable[[str], str]) -> dict[str, Any]:
+def identify(steps: Steps, read_text: Callable[[str], str]) -> dict[str, Any]:
     """The language of an item from its steps' results (`$.steps`); `read_text(key)` reads a text in S3."""
-    transcript = steps.get("transcript")
-    if isinstance(transcript, Mapping):
-        jobs = [job for job in steps.get("transcription") or [] if isinstance(job, Mapping)]
-        return from_transcription(transcript, jobs)
-    document_text = steps.get("document_text")
-    key = document_text.get("text_key") if isinstance(document_text, Mapping) else None
-    if key:
-        return detect(read_text(key))
+    if steps.transcript is not None:
+        return from_transcription(steps.transcript, steps.transcription or [])
+    if steps.document_text is not None and steps.document_text.text_key:
+        return detect(read_text(steps.document_text.text_key))
     return not_identified("the item has no text to identify the language of")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from media_pipeline import language
+from media_pipeline.contract import PipelineState
 from media_pipeline.observability import pipeline_handler
 from media_pipeline.settings import settings
 from media_pipeline.storage import read_text
@@ -15,4 +16,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     config = settings()
     if not config.language_identification:
         return language.disabled()
-    return language.identify(event.get("steps") or {}, lambda key: read_text(config.media_bucket, key))
+    state = PipelineState.from_state(event)
+    return language.identify(state.steps, lambda key: read_text(config.media_bucket, key))

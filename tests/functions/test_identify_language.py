@@ -41,9 +41,9 @@ def state(steps: dict[str, Any], media_type: str = "document") -> dict[str, Any]
 
 def document_state(text: str) -> dict[str, Any]:
     boto3.client("s3").put_object(Bucket=BUCKET, Key=TEXT_KEY, Body=text.encode("utf-8"))
-    return state({"document": {"mode": "text_layer"},
-                  "document_text": {"text_key": TEXT_KEY, "pages_key": f"results/{MEDIA_ID}/pages.json",
-                                    "blocks_key": None, "page_count": 1, "warnings": []}})
+    return state({"document_text": {"text_key": TEXT_KEY, "pages_key": f"results/{MEDIA_ID}/pages.json",
+                                    "blocks_key": None, "page_count": 1,
+                                    "page_sources": {"text_layer": [1], "textract": []}, "warnings": []}})
 
 
 def identify(event: dict[str, Any]) -> dict[str, Any]:
@@ -75,10 +75,12 @@ def test_an_image_without_text_gets_a_warning_and_no_call(comprehend):
 
 
 def test_audio_keeps_transcribes_language_without_calling_comprehend(comprehend):
-    steps = {"audio": {"parts": [{"bucket": BUCKET, "key": "uploads/a", "offset_seconds": 0}]},
-             "transcription": [{"job_name": f"media-{MEDIA_ID}-0", "transcript_key": f"results/{MEDIA_ID}/transcribe-0.json",
+    steps = {"transcription": [{"job_name": f"media-{MEDIA_ID}-0", "transcript_key": f"results/{MEDIA_ID}/transcribe-0.json",
                                 "language": "en-US", "language_score": 0.9647, "warnings": []}],
              "transcript": {"text_key": f"results/{MEDIA_ID}/transcript.txt", "language": "en-US", "words": 9,
+                            "segments_key": f"results/{MEDIA_ID}/segments.json",
+                            "vtt_key": f"results/{MEDIA_ID}/captions.vtt", "srt_key": f"results/{MEDIA_ID}/captions.srt",
+                            "transcribe_keys": [f"results/{MEDIA_ID}/transcribe-0.json"], "duration_seconds": 3.2,
                             "warnings": []}}
     assert identify(state(steps, "audio")) == {"code": "en-US", "score": 0.9647, "source": "transcribe", "warnings": []}
     assert comprehend.texts == []

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from media_pipeline import language
+from media_pipeline.contract import Steps
 from media_pipeline.errors import PipelineError, ThrottledError, TransientError
 
 
@@ -51,6 +52,21 @@ def comprehend(monkeypatch: pytest.MonkeyPatch):
     return install
 
 
+def typed(steps: dict) -> Steps:
+    """A `$.steps` as the pipeline writes it: the keys these tests leave out are filled in."""
+    full = dict(steps)
+    if "document_text" in full:
+        full["document_text"] = {"pages_key": "results/m/pages.json", "blocks_key": None, "page_count": 1,
+                                 "page_sources": {"text_layer": [], "textract": [1]}, **full["document_text"]}
+    if "transcript" in full:
+        full["transcript"] = {"text_key": "results/m/transcript.txt", "segments_key": "results/m/segments.json",
+                              "vtt_key": "results/m/captions.vtt", "srt_key": "results/m/captions.srt",
+                              "transcribe_keys": [], "duration_seconds": 1.0, **full["transcript"]}
+    full["transcription"] = [{"transcript_key": None, **job} for job in full.get("transcription", [])] or None
+    full.pop("document", None)
+    return Steps.from_state({k: v for k, v in full.items() if v is not None})
+
+
 def client_error(code: str, status: int = 400) -> Exception:
     from botocore.exceptions import ClientError
 
@@ -62,7 +78,7 @@ def test_a_document_gets_comprehends_best_language(comprehend):
     fake = comprehend({"Languages": [{"LanguageCode": "en", "Score": 0.12},
                                      {"LanguageCode": "de", "Score": 0.87654321}]})
     steps = {"document": {"mode": "text_layer"}, "document_text": {"text_key": "results/m/text.txt"}}
-    found = language.identify(steps, {"results/m/text.txt": "  Guten Morgen, wie geht es Ihnen?\n"}.__getitem__)
+    found = language.identify(typed(steps), {"results/m/text.txt": "  Guten Morgen, wie geht es Ihnen?\n"}.__getitem__)
     assert found == {"code": "de", "score": 0.8765, "source": "comprehend", "warnings": []}
     assert fake.texts == ["Guten Morgen, wie geht es Ihnen?"]
 
@@ -79,7 +95,7 @@ def test_comprehend_gets_at_most_100_kb(comprehend):
 ])
 def test_no_text_is_a_warning_without_a_call(comprehend, steps):
     fake = comprehend({"Languages": [{"LanguageCode": "en", "Score": 1.0}]})
-    found = language.identify(steps, lambda key: " \n\n ")
+    found = language.identify(typed(steps), lambda key: " \n\n ")
     assert found["code"] is None and found["score"] is None and found["source"] is None
     assert [w["code"] for w in found["warnings"]] == ["LANGUAGE_NOT_IDENTIFIED"]
     assert fake.texts == []
@@ -91,7 +107,7 @@ def test_audio_takes_transcribes_language_and_score_without_comprehend(comprehen
                                {"job_name": "b", "language": "en-US", "language_score": 0.7},
                                {"job_name": "c", "language": "de-DE", "language_score": 0.99}],
              "transcript": {"text_key": "results/m/transcript.txt", "language": "en-US", "words": 12}}
-    assert language.identify(steps, lambda key: "unused") == {
+    assert language.identify(typed(steps), lambda key: "unused") == {
         "code": "en-US", "score": 0.8, "source": "transcribe", "warnings": []}
     assert fake.texts == []
 
@@ -99,13 +115,13 @@ def test_audio_takes_transcribes_language_and_score_without_comprehend(comprehen
 def test_a_language_transcribe_was_told_has_no_score():
     steps = {"transcription": [{"job_name": "a", "language": "en-US"}],
              "transcript": {"language": "en-US", "words": 3}}
-    assert language.identify(steps, lambda key: "") == {
+    assert language.identify(typed(steps), lambda key: "") == {
         "code": "en-US", "score": None, "source": "transcribe", "warnings": []}
 
 
 @pytest.mark.parametrize("transcript", [{"language": "en-US", "words": 0}, {"language": None, "words": 4}])
 def test_an_empty_transcript_gets_no_language_and_a_warning(transcript):
-    found = language.identify({"transcription": [], "transcript": transcript}, lambda key: "")
+    found = language.identify(typed({"transcription": [], "transcript": transcript}), lambda key: "")
     assert found["code"] is None and found["source"] is None
     assert [w["code"] for w in found["warnings"]] == ["LANGUAGE_NOT_IDENTIFIED"]
 
