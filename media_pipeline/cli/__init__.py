@@ -1,6 +1,6 @@
 """The `media-pipeline` command: run media through the pipeline offline, or through a deployed stack.
 
-    media-pipeline process PATH... [--out DIR] [--json] [--stack NAME]
+    media-pipeline process PATH... [--out DIR] [--json] [--stack NAME] [--redact-pii]
     media-pipeline status MEDIA_ID --stack NAME
     media-pipeline results MEDIA_ID --stack NAME [--out DIR]
     media-pipeline demo [--out DIR]
@@ -34,6 +34,8 @@ def parser() -> argparse.ArgumentParser:
     process.add_argument("--stack", help="a deployed stack's name (default: the offline local mode)")
     process.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for all items")
     process.add_argument("--verbose", action="store_true", help="the functions' INFO logs on stderr")
+    process.add_argument("--redact-pii", action="store_true",
+                         help="offline: redact personal data (the deployment's pii_redaction setting)")
 
     status = commands.add_parser("status", help="an item's job record in a deployed stack")
     status.add_argument("media_id")

@@ -30,7 +30,9 @@ def command_process(args: argparse.Namespace, stdout: IO[str]) -> int:
         if args.stack:
             items = process_on_stack(Stack.describe(args.stack), paths, out, timeout=args.timeout, board_stream=sys.stderr)
         else:
-            items = process_offline(paths, out, timeout=args.timeout, verbose=args.verbose, board_stream=sys.stderr)
+            settings = {"PII_REDACTION": "enabled"} if getattr(args, "redact_pii", False) else {}
+            items = process_offline(paths, out, timeout=args.timeout, verbose=args.verbose, board_stream=sys.stderr,
+                                    environment=settings)
     except Exception as exc:  # noqa: BLE001 - the pipeline itself could not run: say why, exit 1
         print(f"media-pipeline: the pipeline could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

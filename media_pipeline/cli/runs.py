@@ -41,13 +41,14 @@ def wait_for_manifests(items: list[Item], board: Board, *, timeout: float, poll_
 
 
 def process_offline(paths: list[Path], out: Path, *, timeout: float, verbose: bool,
-                    board_stream: IO[str]) -> list[Item]:
+                    board_stream: IO[str], environment: dict[str, str] | None = None) -> list[Item]:
     from media_pipeline.local.runtime import LocalPipeline
 
     items = [Item(path=p, label=str(p)) for p in paths]
     board = Board(items, board_stream)
     board.draw()
-    with LocalPipeline(mode="server", warm_engines=True, log_level="INFO" if verbose else "WARNING") as pipeline:
+    with LocalPipeline(mode="server", warm_engines=True, log_level="INFO" if verbose else "WARNING",
+                       environment=environment) as pipeline:
         for item in items:
             item.started = time.monotonic()
             board.update(item, "uploading")

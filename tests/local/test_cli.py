@@ -92,3 +92,18 @@ def test_long_video_route_runs_the_worker_as_a_local_process() -> None:
         tasks = local.client("ecs").list_tasks(cluster=local.substitutions["MediaWorkerClusterArn"],
                                                desiredStatus="STOPPED")["taskArns"]
         assert len(tasks) == 1
+
+
+def test_redact_pii_turns_the_step_on_offline(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", str(SAMPLES / "contact-details.pdf"),
+                          "--redact-pii", "--json", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    [manifest] = json.loads(run.stdout)
+    assert manifest["pii"]["redacted"] is True and manifest["pii"]["source"] == "comprehend"
+    assert manifest["pii"]["entity_counts"] == {"CREDIT_DEBIT_NUMBER": 1, "EMAIL": 1,
+                                                "INTERNATIONAL_BANK_ACCOUNT_NUMBER": 1, "PHONE": 1}
+    [redacted] = out.rglob("text.redacted.txt")
+    text = redacted.read_text()
+    assert "jane.example@example.com" not in text and "[EMAIL]" in text
+    assert "4111 1111 1111 1112" in text  # fails the Luhn check: not a card number
