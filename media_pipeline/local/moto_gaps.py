@@ -426,43 +426,58 @@ class EngineError(Exception):
         self.code = code
 
 
+def _output_keys(job: Any, name: str) -> tuple[str, str | None]:
+    """Where Transcribe writes the job's JSON, and its redacted copy (beside it, its file name prefixed with
+    `redacted-`, as Transcribe documents it) when the job asked for content redaction."""
+    out_key = job.output_key or f"{name}.json"
+    if out_key.endswith("/"):
+        out_key += f"{name}.json"
+    if not (getattr(job, "content_redaction", None) or {}).get("RedactionOutput"):
+        return out_key, None
+    folder, _, file_name = out_key.rpartition("/")
+    return out_key, f"{folder}/redacted-{file_name}" if folder else f"redacted-{file_name}"
+
+
+def _pii_detector(text: str) -> list[dict[str, Any]]:
+    engine = _engines.get("comprehend_pii")
+    if engine is None:
+        from media_pipeline.local.engines.pii import detect_pii_entities as engine
+    return list(engine(text, "en").get("Entities") or []) if text.strip() else []
+
+
+def _write_transcription(account: str, region: str, job: Any, output: dict[str, Any], name: str) -> None:
+    """The job's JSON (and its redacted copy) in the output bucket, and their addresses on the job."""
+    from media_pipeline.local.engines.transcript_redaction import redact_transcript
+
+    bucket, (key, redacted_key) = job._output_bucket_name, _output_keys(job, name)
+    redaction = (getattr(job, "content_redaction", None) or {}).get("RedactionOutput")
+    if bucket and redacted_key:
+        _s3(account).put_object(bucket, redacted_key, json.dumps(redact_transcript(output, _pii_detector)).encode())
+    if bucket and redaction != "redacted":  # the unredacted copy only with redacted_and_unredacted
+        _s3(account).put_object(bucket, key, json.dumps(output).encode())
+    url = f"https://s3.{region}.amazonaws.com/{bucket}"
+    job.transcript = {"TranscriptFileUri": f"{url}/{key}"}
+    if redacted_key:
+        job.transcript["RedactedTranscriptFileUri"] = f"{url}/{redacted_key}"
+
+
 def _run_transcription(backend: Any, job: Any) -> None:
     from moto.events.models import events_backends
 
-    engine = _engines["transcribe"]
     account, region = backend.account_id, backend.region_name
     name = job.transcription_job_name
     try:
         bucket, key = _s3_location(job.media["MediaFileUri"])
-        audio = _read_object(account, bucket, key)
         language = None if job.identify_language or job.identify_multiple_languages else job.language_code
-        output = dict(engine(audio, language))
+        output = dict(_engines["transcribe"](_read_object(account, bucket, key), language))
         results = output.setdefault("results", {})
-        detected = results.get("language_code") or job.language_code or "en-US"
         output.update({"jobName": name, "accountId": account, "status": "COMPLETED"})
-        out_bucket = job._output_bucket_name
-        out_key = job.output_key or f"{name}.json"
-        if out_key.endswith("/"):
-            out_key += f"{name}.json"
-        redaction = (getattr(job, "content_redaction", None) or {}).get("RedactionOutput")
-        redacted_key = None
-        if redaction:
-            # As Transcribe documents it: the redacted transcript beside the output key, its file name prefixed
-            # with `redacted-`; the unredacted one at the output key only with redacted_and_unredacted.
-            folder, _, file_name = out_key.rpartition("/")
-            redacted_key = f"{folder}/redacted-{file_name}" if folder else f"redacted-{file_name}"
-            if out_bucket:
-                _s3(account).put_object(out_bucket, redacted_key, json.dumps(redact_transcript(output)).encode())
-        if out_bucket and redaction != "redacted":
-            _s3(account).put_object(out_bucket, out_key, json.dumps(output).encode())
-        job.language_code = detected
+        _write_transcription(account, region, job, output, name)
+        job.language_code = results.get("language_code") or job.language_code or "en-US"
         if job.identify_language:
             job.identified_language_score = float(results.pop("language_identification_score", 0.99) or 0.99)
         job.media_sample_rate_hertz = job.media_sample_rate_hertz or 16000
         job.completion_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-        job.transcript = {"TranscriptFileUri": f"https://s3.{region}.amazonaws.com/{out_bucket}/{out_key}"}
-        if redacted_key:
-            job.transcript["RedactedTranscriptFileUri"] = f"https://s3.{region}.amazonaws.com/{out_bucket}/{redacted_key}"
         _pin_status(job, "COMPLETED")
     except Exception as exc:  # noqa: BLE001 - the job fails with a reason, as Transcribe's would
         log.info("transcription job %s failed: %s", name, exc)
@@ -473,74 +488,6 @@ def _run_transcription(backend: Any, job: Any) -> None:
         "Source": "aws.transcribe", "DetailType": "Transcribe Job State Change",
         "Detail": json.dumps({"TranscriptionJobName": name, "TranscriptionJobStatus": job.status}),
         "Resources": [], "EventBusName": "default"}])
-
-
-def _pii_entities(text: str) -> list[dict[str, Any]]:
-    engine = _engines.get("comprehend_pii")
-    if engine is None:
-        from media_pipeline.local.engines.pii import detect_pii_entities as engine
-    return list(engine(text, "en").get("Entities") or []) if text.strip() else []
-
-
-def _redact_text(text: str) -> str:
-    out, cursor = [], 0
-    for entity in sorted(_pii_entities(text), key=lambda e: e["BeginOffset"]):
-        if entity["BeginOffset"] < cursor:
-            continue
-        out += [text[cursor:entity["BeginOffset"]], "[PII]"]
-        cursor = entity["EndOffset"]
-    return "".join(out + [text[cursor:]])
-
-
-def redact_transcript(output: dict[str, Any]) -> dict[str, Any]:
-    """Transcribe's content redaction on its output JSON: the words of each PII entity (found by the PII engine on
-    the transcript's words) become one item `[PII]` with `redactions: [{"type", "category": "PII", "confidence"}]`,
-    spanning the entity's time; the transcript text is rebuilt from the items."""
-    output = json.loads(json.dumps(output))
-    results = output.setdefault("results", {})
-    items = results.get("items") or []
-    text, spans = "", []
-    for item in items:
-        content = (item.get("alternatives") or [{}])[0].get("content", "")
-        if item.get("type") != "punctuation" and text:
-            text += " "
-        spans.append((len(text), len(text) + len(content)))
-        text += content
-    entities = _pii_entities(text)
-    redacted_items: list[dict[str, Any]] = []
-    done: set[int] = set()
-    for item, (begin, end) in zip(items, spans):
-        hit = next((i for i, e in enumerate(entities) if begin < e["EndOffset"] and e["BeginOffset"] < end), None)
-        if hit is None:
-            redacted_items.append(item)
-            continue
-        if hit in done:
-            last = redacted_items[-1]
-            if item.get("end_time"):
-                last["end_time"] = item["end_time"]
-            continue
-        done.add(hit)
-        score = f"{float(entities[hit].get('Score') or 0.99):.4f}"
-        redacted_items.append({
-            "type": "pronunciation", "start_time": item.get("start_time"), "end_time": item.get("end_time"),
-            "alternatives": [{"confidence": score, "content": "[PII]", "redactions": [
-                {"type": str(entities[hit]["Type"]), "category": "PII", "confidence": score}]}]})
-    for i, item in enumerate(redacted_items):
-        item["id"] = i
-    if items:
-        results["items"] = redacted_items
-        rebuilt = ""
-        for item in redacted_items:
-            content = item["alternatives"][0]["content"]
-            rebuilt += ("" if item.get("type") == "punctuation" or not rebuilt else " ") + content
-        results["transcripts"] = [{"transcript": rebuilt}]
-    else:
-        results["transcripts"] = [{"transcript": _redact_text(t.get("transcript", ""))}
-                                  for t in results.get("transcripts") or []]
-    for segment in results.get("audio_segments") or []:
-        segment["transcript"] = _redact_text(segment.get("transcript", ""))
-        segment.pop("items", None)
-    return output
 
 
 def _install_transcribe() -> None:
