@@ -268,29 +268,11 @@ class AiServices(Construct):
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["textract:GetDocumentTextDetection"], resource_arns=["*"])
 
-    @staticmethod
-    def grant_detect_language(grantee: iam.IGrantable) -> None:
-        """Comprehend's DetectDominantLanguage (a synchronous call on text the request carries)."""
-        role = grantee if isinstance(grantee, iam.Role) else getattr(grantee, "role", None)
-        if role is not None:
-            nag.acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
-                            "comprehend:DetectDominantLanguage supports no resource-level permissions (the Service "
-                            "Authorization Reference lists no resource type for it): Resource '*' is required; "
-                            f"{nag.XRAY_REASON}")
-        iam.Grant.add_to_principal(
-            grantee=grantee, actions=["comprehend:DetectDominantLanguage"], resource_arns=["*"])
-
-    @staticmethod
-    def grant_detect_pii(grantee: iam.IGrantable) -> None:
-        """Comprehend's DetectPiiEntities (a synchronous call on text the request carries)."""
-        role = grantee if isinstance(grantee, iam.Role) else getattr(grantee, "role", None)
-        if role is not None:
-            nag.acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
-                            "comprehend:DetectPiiEntities supports no resource-level permissions (the Service "
-                            "Authorization Reference lists no resource type for it): Resource '*' is required; "
-                            f"{nag.XRAY_REASON}")
-        iam.Grant.add_to_principal(
-            grantee=grantee, actions=["comprehend:DetectPiiEntities"], resource_arns=["*"])
+    def grant_comprehend(self, grantee: iam.IGrantable, action: str) -> None:
+        """A synchronous Comprehend call on text the request carries (DetectDominantLanguage, DetectPiiEntities):
+        the Service Authorization Reference lists no resource type for them."""
+        self._acknowledge_no_resource_level(grantee, "Comprehend")
+        iam.Grant.add_to_principal(grantee=grantee, actions=[f"comprehend:{action}"], resource_arns=["*"])
 
     def grant_invoke_model(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(

@@ -149,8 +149,8 @@ class MediaPipelineStack(Stack):
         grants = {("transcribe", "start"): ai.grant_start_transcription, ("transcribe", "read"): ai.grant_read_transcription,
                   ("textract", "sync"): ai.grant_sync_textract, ("textract", "start"): ai.grant_start_textract,
                   ("textract", "read"): ai.grant_read_textract,
-                  ("comprehend", "detect_language"): ai.grant_detect_language,
-                  ("comprehend", "detect_pii"): ai.grant_detect_pii}
+                  ("comprehend", "detect_language"): lambda fn: ai.grant_comprehend(fn, "DetectDominantLanguage"),
+                  ("comprehend", "detect_pii"): lambda fn: ai.grant_comprehend(fn, "DetectPiiEntities")}
         for service, uses in (("transcribe", allowed.transcribe), ("textract", allowed.textract),
                               ("comprehend", allowed.comprehend)):
             for use in uses:
