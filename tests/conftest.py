@@ -21,7 +21,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     root = Path(__file__).resolve().parents[1]
     from media_pipeline.local import deployment
-    from media_pipeline.local.runtime import stale_snapshot
+    from media_pipeline.local.account import stale_snapshot
 
     problems = steps.problems(root, (root / "statemachines" / "media_pipeline.asl.json").read_text())
     problems += stale_snapshot(deployment.load())

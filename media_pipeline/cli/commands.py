@@ -85,7 +85,7 @@ def command_results(args: argparse.Namespace, stdout: IO[str]) -> int:
 
 
 def command_demo(args: argparse.Namespace, stdout: IO[str]) -> int:
-    from media_pipeline.local.runtime import PROJECT_ROOT
+    from media_pipeline.local.account import PROJECT_ROOT
 
     samples = PROJECT_ROOT / "samples"
     paths = [os.path.relpath(p) if p.is_relative_to(Path.cwd()) else str(p)  # short labels in the table

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from media_pipeline.local import deployment, iam
-from media_pipeline.local.runtime import binding
+from media_pipeline.local.account import binding
 from tests.conftest import BUCKET, TABLE
 
 # The names the handler tests give the resources their functions are configured with.

@@ -113,7 +113,7 @@ def test_without_the_grant_the_call_is_denied(aws, expected_denials):
 
 def _roles() -> list[str]:
     from media_pipeline.local import deployment
-    from media_pipeline.local.runtime import binding
+    from media_pipeline.local.account import binding
 
     snapshot = deployment.load()
     bound = binding(snapshot, bucket=BUCKET, table="t")

@@ -63,7 +63,7 @@ def test_the_emulators_iam_allows_converse_with_the_configured_model(profile_syn
     """The same check the strict emulator makes for every Converse: the enrich role, as synthesized, may invoke the
     profile and the foundation model in every region the profile routes to."""
     from media_pipeline.local import deployment, iam, iam_operations, iam_policy
-    from media_pipeline.local.runtime import binding
+    from media_pipeline.local.account import binding
 
     model_id, synthesized = profile_synth
     snapshot = deployment.snapshot_from_template(synthesized.json)

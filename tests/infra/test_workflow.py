@@ -45,7 +45,7 @@ def test_substitutions_are_the_names_the_asl_file_uses(synth):
 
 
 def test_local_mode_uses_the_same_substitution_names():
-    from media_pipeline.local.runtime import SUBSTITUTIONS
+    from media_pipeline.local.account import SUBSTITUTIONS
 
     assert set(SUBSTITUTIONS) == set(SUBSTITUTION_NAMES)
 
@@ -85,9 +85,9 @@ def test_outputs_the_cli_reads(synth):
 
 
 def test_local_mode_and_deployment_read_the_same_definition(synth):
-    """The local runtime deploys runtime.asl_path() into the emulator; CDK deploys DEFINITION_FILE as an asset."""
+    """The local runtime deploys account.asl_path() into the emulator; CDK deploys DEFINITION_FILE as an asset."""
     from infra.workflow import DEFINITION_FILE
-    from media_pipeline.local.runtime import asl_path, resolve_definition, SUBSTITUTIONS
+    from media_pipeline.local.account import asl_path, resolve_definition, SUBSTITUTIONS
 
     assert asl_path().resolve() == DEFINITION_FILE.resolve() == ASL_FILE.resolve()
     deployed = json.loads(_definition_asset(synth).read_text())

@@ -256,7 +256,7 @@ def test_every_function_acts_as_its_own_role_from_the_template():
 
 
 def test_the_binding_resolves_the_templates_references_to_the_emulated_account():
-    from media_pipeline.local.runtime import binding
+    from media_pipeline.local.account import binding
 
     bound = binding(deployment.load(), bucket="b", table="t")
     assert bound.resolve("${StorageMediaBucket.Arn}/results/*") == "arn:aws:s3:::b/results/*"
@@ -292,7 +292,7 @@ def test_a_service_delivers_only_where_the_resources_policy_lets_that_source():
 
 
 def test_the_template_lets_each_event_source_reach_its_target():
-    from media_pipeline.local.runtime import binding
+    from media_pipeline.local.account import binding
 
     snapshot = deployment.load()
     bound = binding(snapshot)

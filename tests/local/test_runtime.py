@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from media_pipeline.local import moto_gaps, runtime
+from media_pipeline.local import account, moto_gaps, runtime
 from tests.media_factory import wav_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,18 +49,18 @@ def all_states(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_substitution_in_the_asl_file_is_defined_locally() -> None:
-    text = runtime.asl_path().read_text()
-    assert runtime.placeholders(text) <= set(runtime.SUBSTITUTIONS)
-    resolved = runtime.resolve_definition(text, {name: "x" for name in runtime.SUBSTITUTIONS})
+    text = account.asl_path().read_text()
+    assert account.placeholders(text) <= set(account.SUBSTITUTIONS)
+    resolved = account.resolve_definition(text, {name: "x" for name in account.SUBSTITUTIONS})
     assert "${" not in resolved
 
 
 def test_the_deployed_local_state_machine_is_the_asl_file(pipeline: runtime.LocalPipeline) -> None:
     deployed = json.loads(pipeline.client("stepfunctions").describe_state_machine(
         stateMachineArn=pipeline.state_machine_arn)["definition"])
-    source = json.loads(runtime.asl_path().read_text())
+    source = json.loads(account.asl_path().read_text())
     assert set(all_states(deployed)) == set(all_states(source))
-    expected = json.loads(runtime.resolve_definition(runtime.asl_path().read_text(), pipeline.substitutions))
+    expected = json.loads(account.resolve_definition(account.asl_path().read_text(), pipeline.substitutions))
     assert deployed == expected  # nothing but the ${...} values differs
     for name, state in all_states(deployed).items():
         resource = state.get("Resource", "") + json.dumps(state.get("Parameters", {}))
@@ -70,12 +70,12 @@ def test_the_deployed_local_state_machine_is_the_asl_file(pipeline: runtime.Loca
 def test_functions_are_the_checkout_handlers(pipeline: runtime.LocalPipeline) -> None:
     names = {f["FunctionName"] for f in pipeline.client("lambda").list_functions()["Functions"]}
     folders = {p.parent.name for p in (ROOT / "functions").glob("*/handler.py")}
-    assert folders <= names == set(runtime.FUNCTIONS)
+    assert folders <= names == set(account.FUNCTIONS)
 
 
 def test_an_unknown_substitution_is_an_error() -> None:
     with pytest.raises(KeyError, match="NewThingArn"):
-        runtime.resolve_definition('{"Resource": "${NewThingArn}"}', runtime.SUBSTITUTIONS)
+        account.resolve_definition('{"Resource": "${NewThingArn}"}', account.SUBSTITUTIONS)
 
 
 # ---- uploads through the same event path ---------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from media_pipeline.local import moto_gaps
-from media_pipeline.local.runtime import LocalPipeline, function_arn, load_handler
+from media_pipeline.local.runtime import LocalPipeline, load_handler
+from media_pipeline.local.account import function_arn
 from tests.media_factory import wav_bytes
 from tests.workflow.conftest import TRANSCRIPT
 
@@ -97,7 +98,7 @@ def test_a_state_output_over_256_kb_fails_with_data_limit_exceeded(pipeline, eng
 def test_every_catch_names_data_limit_exceeded_before_states_all():
     import json
 
-    from media_pipeline.local.runtime import asl_path
+    from media_pipeline.local.account import asl_path
 
     def catches(states: dict) -> list[tuple[str, list]]:
         found = []

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 
 from media_pipeline.local import moto_gaps
-from media_pipeline.local.runtime import asl_path
+from media_pipeline.local.account import asl_path
 from tests.workflow.conftest import TRANSCRIPT
 from tests.media_factory import wav_bytes
 

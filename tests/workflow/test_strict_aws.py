@@ -169,7 +169,7 @@ def test_an_object_deleted_before_ingest_gets_an_object_not_found_manifest(pipel
 
 
 def test_the_video_worker_reads_the_pinned_version_and_beats_as_its_task_role(pipeline, engines, tmp_path, monkeypatch):
-    from media_pipeline.local.runtime import WORKER_FAMILY
+    from media_pipeline.local.account import WORKER_FAMILY
 
     monkeypatch.setenv("VIDEO_LAMBDA_MAX_SECONDS", "2")  # a 4 s video goes to the Fargate worker
     moto_gaps.install_task_runner({WORKER_FAMILY: lambda env: pipeline._run_worker({**env, "HEARTBEAT_SECONDS": "0.02"})})

@@ -1,0 +1,220 @@
+"""The emulated AWS account the local mode deploys the pipeline into: the names it gives the template's resources,
+the ASL's substitutions resolved to them, and the resources themselves built from the deployment snapshot (every
+role, each function with its own role, timeout and memory, the ingest queue with its redrive, the rules with the
+registry's patterns, the Textract topic, the worker's cluster and task definition, the state machine)."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from media_pipeline import steps
+from media_pipeline.local import deployment
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STATE_MACHINE_NAME = "media-pipeline"
+BUCKET = "media-pipeline-local"
+TABLE = "media-pipeline-jobs"
+UPLOAD_PREFIX = "uploads/"
+RESULTS_PREFIX = "results/"
+
+FUNCTIONS: tuple[str, ...] = tuple(step.name for step in steps.STEPS)  # the step registry, in order
+WORKER_FAMILY = "media-worker"
+WORKER_CONTAINER = "media-worker"
+INGEST_QUEUE = "media-pipeline-ingest"
+INGEST_DLQ = "media-pipeline-ingest-dlq"
+TEXTRACT_TOPIC = "media-pipeline-textract"
+CLUSTER = "media-pipeline"
+
+# The template's resources (deployment.json symbols) that the emulated account names itself; every other
+# resource, the roles among them, keeps its symbol as its name.
+TEMPLATE_NAMES: dict[str, str] = {
+    "StorageMediaBucket": BUCKET, "StorageJobsTable": TABLE, "WorkflowStateMachine": STATE_MACHINE_NAME,
+    "IngestQueue": INGEST_QUEUE, "IngestDeadLetterQueue": INGEST_DLQ, "AiServicesTextractTopic": TEXTRACT_TOPIC,
+    "VideoWorkerCluster": CLUSTER, "VideoWorkerTaskDefinition": f"{WORKER_FAMILY}:1",
+    "IngestUploadRule": "media-pipeline-uploads", "AiServicesTranscribeJobStateRule": "media-pipeline-transcribe-state",
+}
+
+
+def binding(snapshot: Mapping[str, Any], *, bucket: str = BUCKET, table: str = TABLE) -> deployment.Binding:
+    """The template's symbols bound to the emulated account's names and ARNs."""
+    names = {**TEMPLATE_NAMES, "StorageMediaBucket": bucket, "StorageJobsTable": table,
+             **{spec["symbol"]: name for name, spec in snapshot["functions"].items()}}
+    unknown = sorted(set(names) - set(snapshot["resource_types"]))
+    if unknown:
+        raise KeyError(f"the template has no resources {unknown}: regenerate media_pipeline/local/deployment.json "
+                       "(python -m media_pipeline.local.deployment --write) or update TEMPLATE_NAMES")
+    return deployment.Binding(region=REGION, account=ACCOUNT, names=names, types=dict(snapshot["resource_types"]))
+
+
+def stale_snapshot(snapshot: Mapping[str, Any]) -> list[str]:
+    """Steps the deployment snapshot does not know yet: infra/ changed and the snapshot was not regenerated."""
+    missing = [step.name for step in steps.STEPS if step.name not in snapshot["functions"]]
+    return [f"media_pipeline/local/deployment.json has no function {', '.join(missing)}: run `make "
+            "deployment-snapshot` after changing the registry or infra/"] if missing else []
+
+
+def service_role(snapshot: Mapping[str, Any], service: str) -> str:
+    """The template's role that `service` assumes (one per service in this app)."""
+    found = [name for name, role in snapshot["roles"].items() if service in role["trusted_services"]]
+    if len(found) != 1:
+        raise KeyError(f"expected one role trusted by {service} in the template, found {found}")
+    return found[0]
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+# The definition substitutions of the ASL file, resolved for the emulated account: the one place they are
+# listed for the local mode (infra/workflow.py lists the deployed ones; a test keeps the names the same).
+SUBSTITUTIONS: dict[str, str] = {
+    **{step.substitution: function_arn(step.name) for step in steps.invoked_by_state_machine()},
+    "MediaWorkerClusterArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/media-pipeline",
+    "MediaWorkerTaskDefinitionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{WORKER_FAMILY}:1",
+    "MediaWorkerContainerName": WORKER_CONTAINER,
+    "MediaWorkerSubnet1": "",  # the emulated VPC's subnet ids, filled in when the account is built
+    "MediaWorkerSubnet2": "",
+    "MediaWorkerSecurityGroupId": "",
+    "MediaWorkerAssignPublicIp": "DISABLED",
+}
+
+# The EventBridge rules, with the deployment's patterns (media_pipeline/steps.py).
+UPLOAD_RULE = TEMPLATE_NAMES["IngestUploadRule"]
+TRANSCRIBE_RULE = TEMPLATE_NAMES["AiServicesTranscribeJobStateRule"]
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+def asl_path(root: Path = PROJECT_ROOT) -> Path:
+    return root / "statemachines" / "media_pipeline.asl.json"
+
+
+def placeholders(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
+
+
+def resolve_definition(text: str, substitutions: Mapping[str, str]) -> str:
+    """Replace every ${Name} as CDK's DefinitionSubstitutions does; an unknown name is an error, not a gap."""
+    missing = placeholders(text) - set(substitutions)
+    if missing:
+        raise KeyError(f"the state machine uses substitutions the local runtime does not define: {sorted(missing)}")
+    return _PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], text)
+
+
+class EmulatedAccount:
+    """The pipeline's resources in the emulated account (LocalPipeline builds them when it starts)."""
+
+    root: Path
+    bucket: str
+    table: str
+    snapshot: dict[str, Any]
+    binding: deployment.Binding
+    substitutions: dict[str, str]
+    state_machine_arn: str
+
+    def client(self, service: str) -> Any:
+        raise NotImplementedError
+
+    def function_environment(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _build_account(self) -> None:
+        env = self.function_environment()
+        self._build_roles()
+
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=self.bucket)
+        s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_notification_configuration(Bucket=self.bucket,
+                                                 NotificationConfiguration={"EventBridgeConfiguration": {}})
+
+        ddb = self.client("dynamodb")
+        ddb.create_table(TableName=self.table, BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                    {"AttributeName": "sk", "KeyType": "RANGE"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                               {"AttributeName": "sk", "AttributeType": "S"}])
+        ddb.update_time_to_live(TableName=self.table,
+                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:  # the code that runs is the checkout's, by name
+            archive.writestr("README.txt", "handlers run in-process from functions/<name>/handler.py")
+        lam = self.client("lambda")
+        for name in FUNCTIONS:
+            spec = self.snapshot["functions"][name]  # role, timeout and memory as deployed
+            lam.create_function(FunctionName=name, Runtime="python3.12", Role=self.binding.arn(spec["role"]),
+                                Handler="handler.handler", Code={"ZipFile": code.getvalue()},
+                                Timeout=spec["timeout_seconds"], MemorySize=spec["memory_mib"],
+                                Environment={"Variables": {k: v for k, v in env.items() if not k.startswith("AWS_")}})
+
+        sqs = self.client("sqs")
+        ingest = self.snapshot["queues"]["IngestQueue"]  # visibility timeout and receives as deployed
+        [mapping] = [m for m in self.snapshot["event_sources"] if m["function"] == steps.triggered_by(steps.UPLOADS).name]
+        dlq = sqs.create_queue(QueueName=INGEST_DLQ)["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue = sqs.create_queue(QueueName=INGEST_QUEUE, Attributes={
+            "VisibilityTimeout": str(self.ingest_visibility_timeout or ingest["visibility_timeout_seconds"]),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                         "maxReceiveCount": str(ingest["max_receive_count"])})})["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=mapping["function"], BatchSize=mapping["batch_size"],
+                                        FunctionResponseTypes=["ReportBatchItemFailures"])
+
+        events = self.client("events")
+        events.put_rule(Name=UPLOAD_RULE, EventPattern=json.dumps(steps.upload_event_pattern(self.bucket, UPLOAD_PREFIX)))
+        events.put_targets(Rule=UPLOAD_RULE, Targets=[{"Id": "ingest-queue", "Arn": queue_arn}])
+        events.put_rule(Name=TRANSCRIBE_RULE, EventPattern=json.dumps(steps.TRANSCRIBE_EVENT_PATTERN))
+        callback = steps.triggered_by(steps.TRANSCRIBE_EVENTS).name
+        events.put_targets(Rule=TRANSCRIBE_RULE, Targets=[{"Id": "callback", "Arn": function_arn(callback)}])
+
+        sns = self.client("sns")
+        topic = sns.create_topic(Name=TEXTRACT_TOPIC)["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="lambda",
+                      Endpoint=function_arn(steps.triggered_by(steps.TEXTRACT_TOPIC).name))
+
+        self._build_worker(env)
+
+        definition = resolve_definition(asl_path(self.root).read_text(encoding="utf-8"), self.substitutions)
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name=STATE_MACHINE_NAME, definition=definition, type="STANDARD",
+            roleArn=self.binding.arn(self.snapshot["state_machines"]["WorkflowStateMachine"]["role"]))["stateMachineArn"]
+
+    def _build_roles(self) -> None:
+        """Every role of the template, with its trust policy (its permissions are enforced by `iam`)."""
+        iam_client = self.client("iam")
+        for name, role in self.snapshot["roles"].items():
+            trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                             "Principal": {"Service": role["trusted_services"]}}]}
+            iam_client.create_role(RoleName=self.binding.name(name), AssumeRolePolicyDocument=json.dumps(trust))
+
+    def _build_worker(self, env: Mapping[str, str]) -> None:
+        ec2 = self.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as CDK's Vpc; moto needs it
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
+        group = ec2.create_security_group(GroupName="media-worker", Description="video worker", VpcId=vpc)["GroupId"]
+        self.substitutions.update(MediaWorkerSubnet1=subnets[0], MediaWorkerSubnet2=subnets[1],
+                                  MediaWorkerSecurityGroupId=group)
+        ecs = self.client("ecs")
+        cluster = ecs.create_cluster(clusterName=CLUSTER)["cluster"]["clusterArn"]
+        roles = self.snapshot["task_definitions"]["VideoWorkerTaskDefinition"]
+        worker_env = {k: v for k, v in env.items() if k in ("JOBS_TABLE", "RESULTS_PREFIX", "AWS_REGION",
+                                                             "AWS_DEFAULT_REGION", "POWERTOOLS_SERVICE_NAME",
+                                                             "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_DISABLED",
+                                                             "POWERTOOLS_TRACE_DISABLED")
+                      or k.startswith("VIDEO_")}
+        definition = ecs.register_task_definition(
+            family=WORKER_FAMILY, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="1024",
+            memory="4096", taskRoleArn=self.binding.arn(roles["task_role"]),
+            executionRoleArn=self.binding.arn(roles["execution_role"]), containerDefinitions=[{
+                "name": WORKER_CONTAINER, "image": "media-worker:local", "essential": True, "memory": 4096,
+                "environment": [{"name": k, "value": v} for k, v in sorted(worker_env.items())]}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        self.substitutions.update(MediaWorkerClusterArn=cluster, MediaWorkerTaskDefinitionArn=definition)
