@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -21,9 +22,9 @@ class Settings:
     enrichment_token_budget: int = 200_000
     textract_sns_topic_arn: str = ""
     textract_role_arn: str = ""
-    language_identification: bool = True  # LANGUAGE_IDENTIFICATION: "enabled" (default) or "disabled"
-    pii_redaction: bool = False  # PII_REDACTION: "enabled" or "disabled" (default)
-    keep_unredacted: bool = True  # KEEP_UNREDACTED: "true" (default) or "false"
+    language_identification: bool = True  # LANGUAGE_IDENTIFICATION (switch(): enabled/disabled, true/false)
+    pii_redaction: bool = False  # PII_REDACTION
+    keep_unredacted: bool = True  # KEEP_UNREDACTED
     token_ttl_seconds: int = 2 * 24 * 3600
 
     @classmethod
@@ -43,10 +44,24 @@ class Settings:
             enrichment_token_budget=int(env.get("ENRICHMENT_TOKEN_BUDGET", "200000")),
             textract_sns_topic_arn=env.get("TEXTRACT_SNS_TOPIC_ARN", ""),
             textract_role_arn=env.get("TEXTRACT_ROLE_ARN", ""),
-            language_identification=env.get("LANGUAGE_IDENTIFICATION", "enabled").strip().lower() != "disabled",
-            pii_redaction=env.get("PII_REDACTION", "disabled").strip().lower() == "enabled",
-            keep_unredacted=env.get("KEEP_UNREDACTED", "true").strip().lower() != "false",
+            language_identification=switch(env, "LANGUAGE_IDENTIFICATION", default=True),
+            pii_redaction=switch(env, "PII_REDACTION", default=False),
+            keep_unredacted=switch(env, "KEEP_UNREDACTED", default=True),
         )
+
+
+_ON, _OFF = {"enabled", "true", "1", "yes", "on"}, {"disabled", "false", "0", "no", "off"}
+
+
+def switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    """An on/off setting. A value that is neither is an error, never read as off: a misspelt PII_REDACTION must not
+    publish personal data."""
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _ON | _OFF:
+        return value in _ON
+    raise ValueError(f"{name}={env[name]!r}: expected one of {sorted(_ON | _OFF)}")
 
 
 @functools.lru_cache(maxsize=1)
