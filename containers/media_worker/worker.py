@@ -32,7 +32,7 @@ if importlib.util.find_spec("media_pipeline") is None:
 
 from media_pipeline.aws import client  # noqa: E402
 from media_pipeline.contract import VideoResult  # noqa: E402
-from media_pipeline.errors import STALE_TOKEN_CODES, PipelineError  # noqa: E402
+from media_pipeline.errors import PipelineError, error_parts, is_stale_token  # noqa: E402
 from media_pipeline.observability import logger  # noqa: E402
 from media_pipeline.settings import Settings  # noqa: E402
 from media_pipeline.video import VideoOptions, process_video  # noqa: E402
@@ -95,9 +95,8 @@ class Watchdog:
         try:
             client("stepfunctions").send_task_heartbeat(taskToken=self.task_token)
         except Exception as exc:  # noqa: BLE001 - a missed beat must not kill the work; a dead token stops it
-            code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
-            if code in STALE_TOKEN_CODES:
-                self.stop("TASK_GONE", f"the state machine no longer waits on this task ({code})")
+            if is_stale_token(exc):
+                self.stop("TASK_GONE", f"the state machine no longer waits on this task ({error_parts(exc)[0]})")
             else:
                 logger.warning("heartbeat failed", extra={"error": str(exc)})
 
@@ -179,10 +178,9 @@ def report(token: str, result: VideoResult | None, failure: dict[str, str] | Non
         else:
             states.send_task_failure(taskToken=token, error=failure["code"], cause=failure["message"][:MAX_CAUSE_CHARS])
     except Exception as exc:
-        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
-        if code not in STALE_TOKEN_CODES:
+        if not is_stale_token(exc):
             raise
-        logger.warning("the state machine no longer waits on this task", extra={"code": code})
+        logger.warning("the state machine no longer waits on this task", extra={"code": error_parts(exc)[0]})
         return 1
     if failure is not None:
         return 1
