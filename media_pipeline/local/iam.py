@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
@@ -54,7 +55,8 @@ class Principal:
 
 
 _principals: dict[str, Principal] = {}
-_decisions: list[Decision] = []
+# The most recent decisions (a long-running local mode must not grow without end; tests clear them per test).
+_decisions: deque[Decision] = deque(maxlen=100_000)
 
 
 # --------------------------------------------------------------------------------------------------------------
