@@ -97,6 +97,9 @@ def uninstall() -> None:
     from media_pipeline.local import limits
 
     limits.reset()  # the pollers stop before the code they call is restored
+    from media_pipeline.local import quotas
+
+    quotas.reset()
     with _lock:
         for owner, attr, own, _ in _patches.values():
             if own is _MISSING:
@@ -226,7 +229,16 @@ def _invoke_registered(fn: Any, body: Any, headers: Any, response_headers: dict[
         return b""
     if invocation_type == "DryRun":
         return b""
-    payload, errored = _run_handler(fn, handler, event)
+    from media_pipeline.local import quotas
+
+    if not quotas.lambda_started():
+        error = _service_error("TooManyRequestsException", "Rate Exceeded.")
+        error.code = 429
+        raise error
+    try:
+        payload, errored = _run_handler(fn, handler, event)
+    finally:
+        quotas.lambda_finished()
     if errored:
         response_headers["x-amz-function-error"] = "Unhandled"
     return payload
@@ -418,6 +430,25 @@ def _pin_status(model: Any, status: str) -> None:
     model._status = status
 
 
+def quotas_module() -> Any:
+    from media_pipeline.local import quotas
+
+    return quotas
+
+
+def _concurrent_jobs(service: str) -> Any:
+    """The concurrent-job quota of an emulated service, when quotas are installed (install_capacity)."""
+    capacity = quotas_module().current()
+    return getattr(capacity, service) if capacity is not None else None
+
+
+def _last_at_least(seconds: float, work: Callable[[], None]) -> None:
+    """Run an emulated job's work after `seconds` (Quotas.min_job_seconds: fast engines in a burst)."""
+    if seconds > 0:
+        time.sleep(seconds)
+    work()
+
+
 class EngineError(Exception):
     """An engine's refusal, reported as the service would (`code` is the service's error code)."""
 
@@ -467,7 +498,27 @@ def _run_transcription(backend: Any, job: Any) -> None:
     account, region = backend.account_id, backend.region_name
     name = job.transcription_job_name
     try:
+        _last_at_least(quotas_module().min_job_seconds(), lambda: _transcribe(backend, job))
+    finally:
+        jobs = _concurrent_jobs("transcribe")
+        if jobs is not None:
+            jobs.finish()
+    events_backends[account][region].put_events([{
+        "Source": "aws.transcribe", "DetailType": "Transcribe Job State Change",
+        "Detail": json.dumps({"TranscriptionJobName": name, "TranscriptionJobStatus": job.status}),
+        "Resources": [], "EventBusName": "default"}])
+
+
+def _transcribe(backend: Any, job: Any) -> None:
+    account, region = backend.account_id, backend.region_name
+    name = job.transcription_job_name
+    try:
         bucket, key = _s3_location(job.media["MediaFileUri"])
+        role = (job.job_execution_settings or {}).get("DataAccessRoleArn")
+        if role and not iam.service_may(role, "transcribe.amazonaws.com",
+                                        iam_policy.Request("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")):
+            raise PermissionError(f"The data access role {role} cannot read s3://{bucket}/{key}: check that the "
+                                  "role trusts transcribe.amazonaws.com and allows s3:GetObject on the media")
         language = None if job.identify_language or job.identify_multiple_languages else job.language_code
         output = dict(_engines["transcribe"](_read_object(account, bucket, key), language))
         results = output.setdefault("results", {})
@@ -484,10 +535,6 @@ def _run_transcription(backend: Any, job: Any) -> None:
         job.failure_reason = str(exc) or type(exc).__name__
         job.completion_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
         _pin_status(job, "FAILED")
-    events_backends[account][region].put_events([{
-        "Source": "aws.transcribe", "DetailType": "Transcribe Job State Change",
-        "Detail": json.dumps({"TranscriptionJobName": name, "TranscriptionJobStatus": job.status}),
-        "Resources": [], "EventBusName": "default"}])
 
 
 def _install_transcribe() -> None:
@@ -503,12 +550,34 @@ def _install_transcribe() -> None:
             # Transcribe redacts batch transcripts in en-US and es-US only, never with language identification.
             raise _service_error("BadRequestException", "Content redaction is supported for en-US and es-US only "
                                  "and is not compatible with language identification")
-        response = start(self, transcription_job_name, *args, **kwargs)
+        execution = kwargs.get("job_execution_settings") or {}
+        deferred = bool(execution.get("AllowDeferredExecution"))
+        if deferred and not execution.get("DataAccessRoleArn"):
+            raise _service_error("BadRequestException", "AllowDeferredExecution requires a DataAccessRoleArn")
+        jobs = _concurrent_jobs("transcribe")
+        slot = transcription_job_name not in self.transcriptions and not deferred and jobs is not None
+        if slot and not jobs.try_start():
+            raise _service_error("LimitExceededException", "You have exceeded the maximum number of concurrent "
+                                 "transcription jobs. Wait for a job to finish, or allow deferred execution.")
+        try:
+            response = start(self, transcription_job_name, *args, **kwargs)
+        except Exception:
+            if slot:
+                jobs.finish()
+            raise
         job = self.transcriptions[transcription_job_name]
-        job.start_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-        _pin_status(job, "IN_PROGRESS")
-        response["TranscriptionJob"]["TranscriptionJobStatus"] = "IN_PROGRESS"
-        _background(f"transcribe-{transcription_job_name}", lambda: _run_transcription(self, job))
+
+        def run() -> None:
+            job.start_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+            _pin_status(job, "IN_PROGRESS")
+            _background(f"transcribe-{transcription_job_name}", lambda: _run_transcription(self, job))
+
+        if deferred and jobs is not None:  # Transcribe queues the job until one of the account's slots is free
+            _pin_status(job, "QUEUED")
+            jobs.defer(run)
+        else:
+            run()
+        response["TranscriptionJob"]["TranscriptionJobStatus"] = job.status
         return response
 
     def get_transcription_job(self: Any, transcription_job_name: str) -> Any:
@@ -556,12 +625,17 @@ def _run_text_detection(backend: Any, job: Any, document: bytes, tag: str | None
     from moto.sns.models import sns_backends
 
     try:
+        time.sleep(quotas_module().min_job_seconds())
         blocks = _engines["textract"](document)
         job.job.update({"JobStatus": "SUCCEEDED", "Blocks": blocks, "DocumentMetadata": {"Pages": _pages(blocks)}})
     except Exception as exc:  # noqa: BLE001 - the job fails with a status message, as Textract's would
         log.info("text detection job %s failed: %s", job.job_id, exc)
         job.job.update({"JobStatus": "FAILED", "StatusMessage": str(exc), "Blocks": [],
                         "DocumentMetadata": {"Pages": 0}})
+    finally:
+        jobs = _concurrent_jobs("textract")
+        if jobs is not None:  # the job no longer counts against the quota once it ended
+            jobs.finish()
     channel = job.notification_channel or {}
     if channel.get("SNSTopicArn") and not iam.service_may(
             channel.get("RoleArn"), "textract.amazonaws.com", iam_policy.Request("sns:Publish", channel["SNSTopicArn"])):
@@ -604,6 +678,10 @@ def _install_textract() -> None:
         if token and token in tokens:  # Textract returns the same job for the same token
             return json.dumps({"JobId": tokens[token]})
         document = _document_bytes(self.current_account, location)
+        jobs = _concurrent_jobs("textract")
+        if jobs is not None and not jobs.try_start():
+            raise _textract_error("LimitExceededException", "An Amazon Textract service limit was exceeded: "
+                                  "too many asynchronous jobs in progress")
         job = TextractJob({"JobStatus": "IN_PROGRESS", "DetectDocumentTextModelVersion": "1.0"},
                           notification_channel=params.get("NotificationChannel"))
         backend.async_text_detection_jobs[job.job_id] = job
@@ -854,6 +932,86 @@ def install_task_runner(runners: Mapping[str, TaskRunner]) -> None:
         return tasks
 
     EC2ContainerServiceBackend.run_task = run_registered  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Capacity: service quotas and injected faults, answered where botocore sends a request (quotas.py).
+# --------------------------------------------------------------------------------------------------------------
+
+_refused = threading.local()  # the answer a refused request gets, while botocore sends it
+
+
+def install_capacity(quotas: Any = None, faults: Any = None) -> None:
+    """moto has no quotas: every request is served however many arrive. With this, requests over a rate quota
+    (quotas.Quotas) and a seeded share of injected faults (quotas.Faults) are answered with the service's own
+    throttling error or a 5xx instead of being run, in the service's protocol, so botocore's retry modes and the
+    pipeline's error mapping see what AWS would send. The answer is decided where botocore sends each attempt
+    (Endpoint._do_get_response) and delivered by moto's in-process stubber or, against the emulator's server, in
+    place of the HTTP request. Concurrent-job quotas are kept by the emulated Transcribe (QUEUED with
+    AllowDeferredExecution, LimitExceededException without) and Textract (LimitExceededException), Lambda's
+    concurrency by synchronous Invoke (TooManyRequestsException)."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.endpoint import Endpoint
+    from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
+
+    from media_pipeline.local import quotas as quota_rules
+
+    quota_rules.install(quotas, faults)
+    get_response = _patch(Endpoint, "_do_get_response", None)
+    send = _patch(Endpoint, "_send", None)
+    stub = _patch(BotocoreStubber, "__call__", None)
+
+    def answer(request: Any) -> Any:
+        status, headers, body = _refused.answer
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))
+
+    def do_get_response(self: Any, request: Any, operation_model: Any, context: Any) -> Any:
+        service = operation_model.service_model.service_id.hyphenize()
+        _refused.answer = quota_rules.refusal(service, operation_model.name, request.body)
+        try:
+            return get_response(self, request, operation_model, context)
+        finally:
+            _refused.answer = None
+
+    def send_unless_refused(self: Any, request: Any) -> Any:
+        return answer(request) if getattr(_refused, "answer", None) else send(self, request)
+
+    def stub_unless_refused(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if self.enabled and getattr(_refused, "answer", None):
+            return answer(request)
+        return stub(self, event_name, request, **kwargs)
+
+    Endpoint._do_get_response = do_get_response  # type: ignore[method-assign]
+    Endpoint._send = send_unless_refused  # type: ignore[method-assign]
+    BotocoreStubber.__call__ = stub_unless_refused  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Step Functions' execution status change events on the default bus.
+# --------------------------------------------------------------------------------------------------------------
+
+def install_execution_events() -> None:
+    """moto's Step Functions puts no "Step Functions Execution Status Change" event on EventBridge. With this, an
+    execution that ends (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) puts one on the default bus, shaped as AWS's."""
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    terminated = _patch(BaseExecutionWorkerCommunication, "terminated", None)
+
+    def terminated_with_event(self: Any) -> None:
+        terminated(self)
+        execution = self.execution
+        status = getattr(execution.exec_status, "value", str(execution.exec_status))
+        detail = {"executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine_arn,
+                  "name": execution.name, "status": status,
+                  "startDate": int(execution.start_date.timestamp() * 1000) if execution.start_date else None,
+                  "stopDate": int(execution.stop_date.timestamp() * 1000) if execution.stop_date else None}
+        region = execution.exec_arn.split(":")[3]
+        events_backends[execution.account_id][region].put_events([{
+            "Source": "aws.states", "DetailType": "Step Functions Execution Status Change",
+            "Detail": json.dumps(detail), "Resources": [execution.exec_arn], "EventBusName": "default"}])
+
+    BaseExecutionWorkerCommunication.terminated = terminated_with_event  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------------------------------------------
