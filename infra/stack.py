@@ -124,6 +124,12 @@ class MediaPipelineStack(Stack):
             targets=[targets.LambdaFunction(fn[steps.triggered_by(steps.EXECUTION_EVENTS).name],
                                             retry_attempts=185, max_event_age=Duration.hours(24))],
         )
+        self.capacity_sweep_rule = events.Rule(
+            self, "CapacitySweepRule",
+            description="Starts queued Textract jobs on slots whose release was lost (their lease ran out)",
+            schedule=events.Schedule.rate(Duration.minutes(steps.CAPACITY_SWEEP_MINUTES)),
+            targets=[targets.LambdaFunction(fn[steps.triggered_by(steps.EXECUTION_EVENTS).name], retry_attempts=2)],
+        )
         workflow.grant_task_response(worker.task_role, "MediaWorkerTaskResponse", heartbeat=True)
         storage.grant_read_uploads(worker.task_role)
         storage.grant_write_results(worker.task_role, multipart=True)

@@ -11,8 +11,10 @@ its quota, so the pipeline keeps count itself, in the jobs table:
 A start step enqueues its item, then dispatches: the oldest waiters get the free slots and their jobs start. Its
 execution keeps waiting on the task token it parked, through the queue and the job alike, so waiting costs no
 state transitions. A slot is given back when the job's notification arrives (the callback), and when the execution
-ends for any reason (Step Functions' status change event → `release_capacity`); each release dispatches the next
-waiter. A lease is the last resort: a slot whose release was lost is taken back once its lease runs out.
+ends other than SUCCEEDED (Step Functions' status change event → `release_capacity`); each release dispatches the
+next waiter. A lease is the last resort: a slot whose release was lost is taken back once its lease runs out, and a
+scheduled sweep (`release_capacity` every few minutes) dispatches then, so a lost event delays items, never strands
+them.
 Enqueue-then-dispatch and release-then-dispatch leave no window in which a free slot and a waiter miss each other.
 """
 from __future__ import annotations
@@ -172,6 +174,7 @@ def dispatch(service: str, limit: int, lease_seconds: int,
         waiter = oldest[0]
         if not acquire(service, waiter.media_id, limit, lease_seconds):
             return started  # no slot: the holder that releases next dispatches
-        ddb = client("dynamodb")
-        ddb.delete_item(TableName=settings().jobs_table, Key=_key(service, waiter.sort_key))
+        # The waiter leaves the queue only once its job started: a dispatcher that dies in between leaves it first in
+        # line, holding its slot, and the next dispatch starts it (acquire and start are both idempotent).
         started[waiter.media_id] = start(waiter)
+        client("dynamodb").delete_item(TableName=settings().jobs_table, Key=_key(service, waiter.sort_key))

@@ -144,6 +144,7 @@ TRANSCRIBE_EVENT_PATTERN: dict[str, Any] = {
 
 
 ENDED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")  # SUCCEEDED items gave their capacity back on the way
+CAPACITY_SWEEP_MINUTES = 5  # release_capacity also runs on this schedule (a lost release delays, never strands)
 
 
 def execution_ended_pattern(state_machine_arn: Any) -> dict[str, Any]:

@@ -38,7 +38,7 @@ TEMPLATE_NAMES: dict[str, str] = {
     "IngestQueue": INGEST_QUEUE, "IngestDeadLetterQueue": INGEST_DLQ, "AiServicesTextractTopic": TEXTRACT_TOPIC,
     "VideoWorkerCluster": CLUSTER, "VideoWorkerTaskDefinition": f"{WORKER_FAMILY}:1",
     "IngestUploadRule": "media-pipeline-uploads", "AiServicesTranscribeJobStateRule": "media-pipeline-transcribe-state",
-    "ExecutionEndedRule": "media-pipeline-execution-ended",
+    "ExecutionEndedRule": "media-pipeline-execution-ended", "CapacitySweepRule": "media-pipeline-capacity-sweep",
 }
 
 
@@ -89,6 +89,7 @@ SUBSTITUTIONS: dict[str, str] = {
 UPLOAD_RULE = TEMPLATE_NAMES["IngestUploadRule"]
 TRANSCRIBE_RULE = TEMPLATE_NAMES["AiServicesTranscribeJobStateRule"]
 EXECUTION_ENDED_RULE = TEMPLATE_NAMES["ExecutionEndedRule"]
+CAPACITY_SWEEP_RULE = TEMPLATE_NAMES["CapacitySweepRule"]
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
@@ -178,8 +179,10 @@ class EmulatedAccount:
 
         events.put_rule(Name=EXECUTION_ENDED_RULE, EventPattern=json.dumps(steps.execution_ended_pattern(
             f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}")))
-        events.put_targets(Rule=EXECUTION_ENDED_RULE, Targets=[
-            {"Id": "release", "Arn": function_arn(steps.triggered_by(steps.EXECUTION_EVENTS).name)}])
+        release = function_arn(steps.triggered_by(steps.EXECUTION_EVENTS).name)
+        events.put_targets(Rule=EXECUTION_ENDED_RULE, Targets=[{"Id": "release", "Arn": release}])
+        events.put_rule(Name=CAPACITY_SWEEP_RULE, ScheduleExpression=f"rate({steps.CAPACITY_SWEEP_MINUTES} minutes)")
+        events.put_targets(Rule=CAPACITY_SWEEP_RULE, Targets=[{"Id": "sweep", "Arn": release}])
 
         sns = self.client("sns")
         topic = sns.create_topic(Name=TEXTRACT_TOPIC)["TopicArn"]

@@ -100,6 +100,8 @@ def uninstall() -> None:
     from media_pipeline.local import quotas
 
     quotas.reset()
+    if _schedules.get("stop") is not None:
+        _schedules.pop("stop").set()
     with _lock:
         for owner, attr, own, _ in _patches.values():
             if own is _MISSING:
@@ -347,7 +349,11 @@ def install_event_delivery() -> None:
     send_to_targets = _patch(Rule, "send_to_targets", None)
 
     def deliver(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
-        if not self.event_pattern.matches_event(original_event):
+        if getattr(self, "scheduled_expression", None) and not self.event_pattern.get_pattern():
+            # A schedule rule receives its own "Scheduled Event" only; moto's empty pattern would match every event.
+            if self.arn not in (original_event.get("resources") or []):
+                return
+        elif not self.event_pattern.matches_event(original_event):
             return
         # EventBridge may deliver to a function or a queue only if the resource's own policy lets this rule do so.
         allowed = [t for t in self.targets if t["Arn"].split(":")[2] not in ("lambda", "sqs")
@@ -984,6 +990,65 @@ def install_capacity(quotas: Any = None, faults: Any = None) -> None:
     Endpoint._do_get_response = do_get_response  # type: ignore[method-assign]
     Endpoint._send = send_unless_refused  # type: ignore[method-assign]
     BotocoreStubber.__call__ = stub_unless_refused  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# EventBridge schedules.
+# --------------------------------------------------------------------------------------------------------------
+
+_RATE_UNITS = {"minute": 60.0, "minutes": 60.0, "hour": 3600.0, "hours": 3600.0, "day": 86400.0, "days": 86400.0}
+_schedules: dict[str, Any] = {}
+
+
+def schedule_seconds(expression: str) -> float | None:
+    """`rate(5 minutes)` -> 300.0; None for what the emulator does not fire (cron expressions)."""
+    import re
+
+    match = re.fullmatch(r"rate\((\d+) (\w+)\)", (expression or "").strip())
+    if not match or match.group(2) not in _RATE_UNITS:
+        return None
+    return int(match.group(1)) * _RATE_UNITS[match.group(2)]
+
+
+def install_schedules(time_scale: float = 1.0, tick: float = 0.25) -> None:
+    """moto stores rules with a ScheduleExpression but never fires them. With this, each `rate(...)` rule sends
+    EventBridge's "Scheduled Event" to its targets at its rate multiplied by `time_scale` (tests compress time;
+    cron expressions are not fired)."""
+    from moto.events.models import events_backends
+
+    stop = _schedules.get("stop")
+    if stop is not None:
+        stop.set()
+    stop = threading.Event()
+    _schedules["stop"] = stop
+    last: dict[str, float] = {}
+
+    def fire_due() -> None:
+        now = time.monotonic()
+        for account, regions in list(events_backends.items()):
+            for region, backend in list(regions.items()):
+                rules = [rule for bus in list(backend.event_buses.values()) for rule in list(bus.rules.values())]
+                for rule in rules:
+                    seconds = schedule_seconds(getattr(rule, "scheduled_expression", None) or "")
+                    if seconds is None or rule.state != "ENABLED":
+                        continue
+                    due = last.setdefault(rule.arn, now) + seconds * time_scale
+                    if now < due:
+                        continue
+                    last[rule.arn] = now
+                    rule.send_to_targets({
+                        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                        "source": "aws.events", "account": account, "time": _iso(time.time()),
+                        "region": region, "resources": [rule.arn], "detail": {}})
+
+    def run() -> None:
+        while not stop.wait(tick):
+            try:
+                fire_due()
+            except Exception:  # noqa: BLE001 - a schedule that cannot fire now fires at the next tick
+                log.exception("a scheduled rule could not fire")
+
+    threading.Thread(target=run, name="emulator-schedules", daemon=True).start()
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ class ConcurrentJobs:
     """Jobs running at once against a quota; deferred starts wait in arrival order (Transcribe's QUEUED)."""
 
     def __init__(self, limit: int):
-        self.limit, self.running, self.max_running = limit, 0, 0
+        self.limit, self.running, self.max_running, self.max_queued = limit, 0, 0, 0
         self._deferred: deque[Callable[[], None]] = deque()
         self._lock = threading.Lock()
 
@@ -96,6 +96,7 @@ class ConcurrentJobs:
                 self.max_running = max(self.max_running, self.running)
             else:
                 self._deferred.append(start)
+                self.max_queued = max(self.max_queued, len(self._deferred))
                 return
         start()
 
@@ -233,6 +234,7 @@ def refusal(service: str, operation: str, body: Any) -> tuple[int, dict[str, str
         rate, kind = capacity.faults.rates.get(service, (0.0, ""))
         if rate and capacity.random.random() < rate:
             capacity.injected[service] += 1
+            capacity.injected[f"{service}:{operation}"] += 1
             if kind == "throttle":
                 return error_response(service, THROTTLE_CODES.get(service, "ThrottlingException"),
                                       "Rate exceeded (injected fault)")
@@ -242,6 +244,7 @@ def refusal(service: str, operation: str, body: Any) -> tuple[int, dict[str, str
         message = _over_quota(capacity, service, operation, body)
         if message:
             capacity.refused[service] += 1
+            capacity.refused[f"{service}:{operation}"] += 1
             return error_response(service, THROTTLE_CODES.get(service, "ThrottlingException"), message)
     return None
 
@@ -294,6 +297,7 @@ def report() -> dict[str, Any]:
             "injected_faults": dict(capacity.injected),
             "max_concurrent_transcribe_jobs": capacity.transcribe.max_running,
             "max_concurrent_textract_jobs": capacity.textract.max_running,
+            "max_queued_transcribe_jobs": capacity.transcribe.max_queued,
             "max_concurrent_lambda": capacity.max_lambda_running,
             "transcribe_jobs_running": capacity.transcribe.running,
             "textract_jobs_running": capacity.textract.running,

@@ -77,7 +77,7 @@ class LocalPipeline(account.EmulatedAccount):
                  worker: str | None = None, environment: Mapping[str, str] | None = None,
                  warm_engines: bool = False, log_level: str = "WARNING", enforce_iam: bool = True,
                  ingest_visibility_timeout: int | None = None, quotas: "quota_rules.Quotas | None" = None,
-                 faults: "quota_rules.Faults | None" = None):
+                 faults: "quota_rules.Faults | None" = None, schedule_time_scale: float = 1.0):
         if mode not in ("server", "mock"):
             raise ValueError("mode is 'server' or 'mock'")
         self.mode = mode
@@ -96,6 +96,7 @@ class LocalPipeline(account.EmulatedAccount):
         # Service quotas (AWS's defaults unless given) and injected faults (none unless given): quotas.py. The
         # pipeline's own Textract limit (TEXTRACT_MAX_JOBS) follows the emulated quota when one is given.
         self.quotas, self.faults = quotas, faults
+        self.schedule_time_scale = schedule_time_scale  # EventBridge schedules fire this much sooner (< 1) in tests
         self.snapshot = deployment.load()
         self.binding = account.binding(self.snapshot, bucket=self.bucket, table=self.table)
         self._server: moto_gaps.EmulatorServer | None = None
@@ -216,6 +217,7 @@ class LocalPipeline(account.EmulatedAccount):
         moto_gaps.install_task_runner({account.WORKER_FAMILY: self._run_worker})
         moto_gaps.install_capacity(self.quotas, self.faults)
         moto_gaps.install_execution_events()
+        moto_gaps.install_schedules(self.schedule_time_scale)
         limits.install_limits()
         if self.enforce_iam:
             self._install_iam()
