@@ -1038,8 +1038,8 @@ def install_schedules(time_scale: float = 1.0, tick: float = 0.25) -> None:
                     last[rule.arn] = now
                     rule.send_to_targets({
                         "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-                        "source": "aws.events", "account": account, "time": _iso(time.time()),
-                        "region": region, "resources": [rule.arn], "detail": {}})
+                        "source": "aws.events", "account": account, "time": time.time(),
+                        "region": region, "resources": [rule.arn], "detail": {}, "ingestion-time": time.time()})
 
     def run() -> None:
         while not stop.wait(tick):
@@ -1077,6 +1077,35 @@ def install_execution_events() -> None:
             "Detail": json.dumps(detail), "Resources": [execution.exec_arn], "EventBusName": "default"}])
 
     BaseExecutionWorkerCommunication.terminated = terminated_with_event  # type: ignore[method-assign]
+
+
+def install_stop_execution() -> None:
+    """moto's StopExecution does not end an execution waiting on a task token: it stays RUNNING until the token is
+    answered or times out, and then ends FAILED (States.Timeout or States.Runtime). With this, stopping interrupts
+    the execution's waits and the execution ends ABORTED, as in AWS, whatever error the interrupted state raises."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    stop = _patch(ExecutionWorker, "stop", None)
+    set_error = _patch(Environment, "set_error", None)
+    set_timed_out = _patch(Environment, "set_timed_out", None)
+
+    def stop_and_interrupt(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        stop(self, stop_date, error, cause)
+        for endpoint in list(self.env.callback_pool_manager._pool.values()):
+            endpoint.interrupt_all()
+
+    def unless_stopped(original: Callable[..., None]) -> Callable[..., None]:
+        def apply(self: Any, *args: Any, **kwargs: Any) -> None:
+            if isinstance(self._program_state, ProgramStopped):
+                return
+            original(self, *args, **kwargs)
+        return apply
+
+    ExecutionWorker.stop = stop_and_interrupt  # type: ignore[method-assign]
+    Environment.set_error = unless_stopped(set_error)  # type: ignore[method-assign]
+    Environment.set_timed_out = unless_stopped(set_timed_out)  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -217,6 +217,7 @@ class LocalPipeline(account.EmulatedAccount):
         moto_gaps.install_task_runner({account.WORKER_FAMILY: self._run_worker})
         moto_gaps.install_capacity(self.quotas, self.faults)
         moto_gaps.install_execution_events()
+        moto_gaps.install_stop_execution()
         moto_gaps.install_schedules(self.schedule_time_scale)
         limits.install_limits()
         if self.enforce_iam:

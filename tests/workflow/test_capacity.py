@@ -99,8 +99,9 @@ def test_an_execution_stopped_mid_job_gives_its_slot_and_queue_place_back(pipeli
               what="the stopped items' slot and place given back")
     assert pipeline.wait(b.media_id, timeout=60)["status"] == "SUCCEEDED"
     until(lambda: admission.holders("textract") == {}, what="every slot back")
-    statuses = {sfn.describe_execution(executionArn=pipeline.execution_arn(u.media_id))["status"] for u in (a, c)}
-    assert statuses == {"ABORTED"}
+    described = [sfn.describe_execution(executionArn=pipeline.execution_arn(u.media_id)) for u in (a, c)]
+    statuses = {d["status"] for d in described}
+    assert statuses == {"ABORTED"}, [(d["status"], d.get("error"), d.get("cause")) for d in described]
 
 
 def test_a_slot_whose_release_was_lost_returns_when_its_lease_ends(pipeline, engines):
