@@ -159,15 +159,18 @@ def leave_queue(service: str, media_id: str) -> bool:
     return True
 
 
-def dispatch(service: str, limit: int, lease_seconds: int,
-             start: Callable[[Waiter], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def dispatch(service: str, limit: int, lease_seconds: int, start: Callable[[Waiter], dict[str, Any]],
+             keep_going: Callable[[], bool] = lambda: True) -> dict[str, dict[str, Any]]:
     """Give free slots to the oldest waiters and start their jobs; returns what `start` said, per media id.
+
+    `keep_going` is asked before each waiter: a dispatcher near its own timeout stops, and the next release or the
+    sweep carries on (a start may take its retries' full backoff).
 
     `start` starts one waiter's job (idempotently: a waiter may be dispatched by two callers at once) and reports
     a failure to the waiter's own execution rather than raising.
     """
     started: dict[str, dict[str, Any]] = {}
-    while True:
+    while keep_going():
         oldest = _waiters(service, limit=1)
         if not oldest:
             return started
@@ -178,3 +181,4 @@ def dispatch(service: str, limit: int, lease_seconds: int,
         # line, holding its slot, and the next dispatch starts it (acquire and start are both idempotent).
         started[waiter.media_id] = start(waiter)
         client("dynamodb").delete_item(TableName=settings().jobs_table, Key=_key(service, waiter.sort_key))
+    return started

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -21,6 +21,10 @@ TOKEN_KIND = "textract"  # task tokens: pk TOKEN#textract#<media_id>
 SUCCEEDED = ("SUCCEEDED", "PARTIAL_SUCCESS")
 FINISHED = SUCCEEDED + ("FAILED",)
 CAPACITY = "textract"  # admission.py: asynchronous jobs at once, at most settings().textract_max_jobs
+# A dispatcher starts another item's job only with this much of its own time left: one start may take botocore's
+# retries' whole backoff (about 50 s at worst). The dispatching functions have 120 s (media_pipeline/steps.py).
+DISPATCH_RESERVE_SECONDS = 60.0
+TimeLeft = Callable[[], float]  # seconds the calling function has left (its Lambda context's remaining time)
 
 
 @contextlib.contextmanager
@@ -88,32 +92,39 @@ def start_job(media_id: str, ocr_input_key: str) -> dict[str, Any]:
     metrics.add_metric(name="TextractJobsStarted", unit=MetricUnit.Count, value=1)
     logger.info("textract job started", extra={"job_id": job_id, "media_id": media_id})
     status, message = job_status(job_id)
-    resumed = resume_execution(media_id, job_id, status, message) if status in FINISHED else None
+    resumed = None
+    if status in FINISHED:
+        resumed = resume_execution(media_id, job_id, status, message)
+        # A finished job holds no capacity: a slot taken again for it (a second dispatcher that found the item still
+        # queued after its notification had given the slot back) is given back now.
+        admission.release(CAPACITY, media_id)
     return {"job_id": job_id, "status": status, "resumed": resumed}
 
 
-def admit(media_id: str, ocr_input_key: str) -> dict[str, Any]:
+def admit(media_id: str, ocr_input_key: str, time_left: TimeLeft | None = None) -> dict[str, Any]:
     """Start the item's job if a slot is free, else queue it (its execution waits on its parked task token)."""
     if media_id in admission.holders(CAPACITY):  # a retried start step that holds its slot already
         return {"admitted": True, **start_job(media_id, ocr_input_key)}
     admission.enqueue(CAPACITY, media_id, {"ocr_input_key": ocr_input_key})
-    started = dispatch()
+    started = dispatch(time_left)
     if media_id in started:  # dispatched: started, or failed and told its execution so ("failed")
         return {"admitted": "failed" not in started[media_id], **started[media_id], "started_for": sorted(started)}
     return {"admitted": False, "started_for": sorted(started)}
 
 
-def dispatch() -> dict[str, dict[str, Any]]:
-    """Free slots to the oldest waiting items, whose jobs start now."""
+def dispatch(time_left: TimeLeft | None = None) -> dict[str, dict[str, Any]]:
+    """Free slots to the oldest waiting items, whose jobs start now, while the caller has time for another start."""
     config = settings()
-    return admission.dispatch(CAPACITY, config.textract_max_jobs, config.capacity_lease_seconds, _start_admitted)
+    keep_going = (lambda: time_left() > DISPATCH_RESERVE_SECONDS) if time_left else (lambda: True)
+    return admission.dispatch(CAPACITY, config.textract_max_jobs, config.capacity_lease_seconds, _start_admitted,
+                              keep_going)
 
 
-def release(media_id: str) -> dict[str, Any]:
+def release(media_id: str, time_left: TimeLeft | None = None) -> dict[str, Any]:
     """The item's job ended, or its execution did: its slot (or its place in the queue) goes to the next item."""
     released = admission.release(CAPACITY, media_id)
     left = admission.leave_queue(CAPACITY, media_id)
-    return {"released": released, "left_queue": left, "started_for": sorted(dispatch())}
+    return {"released": released, "left_queue": left, "started_for": sorted(dispatch(time_left))}
 
 
 def _start_admitted(waiter: admission.Waiter) -> dict[str, Any]:

@@ -18,16 +18,16 @@ from media_pipeline.observability import logger, pipeline_handler
 SCHEDULED = "Scheduled Event"
 
 
-def release_for(execution_name: str, status: str) -> dict[str, Any]:
+def release_for(execution_name: str, status: str, time_left: textract.TimeLeft | None = None) -> dict[str, Any]:
     media_id = execution_name  # executions are named after their media id (functions/ingest)
     logger.set_correlation_id(media_id)
-    outcome = textract.release(media_id)
+    outcome = textract.release(media_id, time_left)
     logger.info("capacity released for an ended execution", extra={"status": status, **outcome})
     return {"media_id": media_id, "status": status, **outcome}
 
 
-def sweep() -> dict[str, Any]:
-    started = sorted(textract.dispatch())
+def sweep(time_left: textract.TimeLeft | None = None) -> dict[str, Any]:
+    started = sorted(textract.dispatch(time_left))
     if started:
         logger.info("the sweep started queued jobs", extra={"started_for": started})
     return {"sweep": True, "started_for": started}
@@ -36,7 +36,8 @@ def sweep() -> dict[str, Any]:
 @pipeline_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     received = EventBridgeEvent(event)
+    time_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
     if received.detail_type == SCHEDULED:
-        return sweep()
+        return sweep(time_left)
     detail = received.detail
-    return release_for(str(detail.get("name") or ""), str(detail.get("status") or ""))
+    return release_for(str(detail.get("name") or ""), str(detail.get("status") or ""), time_left)

@@ -16,13 +16,14 @@ from media_pipeline import jobs, textract
 from media_pipeline.contract import DocumentAnalysisTask, DocumentNeedsOcr, MediaItem, StateContractError, require
 from media_pipeline.observability import logger, metrics, pipeline_handler
 
-def start(task_token: str, media: MediaItem, document: DocumentNeedsOcr) -> dict[str, Any]:
+def start(task_token: str, media: MediaItem, document: DocumentNeedsOcr,
+          time_left: textract.TimeLeft | None = None) -> dict[str, Any]:
     media_id = media.media_id
     textract.job_request(media_id, document.ocr_input_key)  # configuration errors fail here, before any waiting
     # The token is stored first: the job's notification may arrive before StartDocumentTextDetection returns, and a
     # queued item's job is started by whoever frees a slot.
     jobs.save_task_token(textract.TOKEN_KIND, media_id, task_token=task_token, media_id=media_id)
-    outcome = textract.admit(media_id, document.ocr_input_key)
+    outcome = textract.admit(media_id, document.ocr_input_key, time_left)
     metrics.add_metric(name="TextractAsyncPages", unit=MetricUnit.Count, value=len(document.ocr_pages))
     if not outcome["admitted"] and "failed" not in outcome:
         metrics.add_metric(name="TextractJobsQueued", unit=MetricUnit.Count, value=1)
@@ -36,4 +37,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     document = require(task.state.steps.document, "steps", "document")
     if not isinstance(document, DocumentNeedsOcr):
         raise StateContractError("steps.document", "ocr_input_key", f"is missing: mode {document.mode!r} needs no OCR")
-    return start(task.task_token, task.state.media, document)
+    return start(task.task_token, task.state.media, document,
+                 lambda: context.get_remaining_time_in_millis() / 1000)

@@ -18,7 +18,7 @@ from media_pipeline.settings import settings
 SUCCEEDED = ("SUCCEEDED", "PARTIAL_SUCCESS")
 
 
-def handle_notification(message: dict[str, Any]) -> dict[str, Any]:
+def handle_notification(message: dict[str, Any], time_left: textract.TimeLeft | None = None) -> dict[str, Any]:
     job_id, status = message.get("JobId") or "", message.get("Status") or ""
     # JobTag is the media id; the OCR input's key (results/<media_id>/ocr-input.*) names it too.
     media_id = message.get("JobTag") or textract.media_id_from_location(message.get("DocumentLocation") or {},
@@ -45,7 +45,7 @@ def handle_notification(message: dict[str, Any]) -> dict[str, Any]:
     else:
         logger.info("textract job finished", extra={**summary, "result": result})
     # The job no longer counts against the quota: its slot goes to the next waiting item.
-    capacity = textract.release(media_id)
+    capacity = textract.release(media_id, time_left)
     return {**summary, "result": result, "capacity": capacity}
 
 
@@ -62,7 +62,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             results.append({"result": "unreadable"})
             continue
         try:
-            results.append(handle_notification(message))
+            results.append(handle_notification(message, lambda: context.get_remaining_time_in_millis() / 1000))
         except Exception as exc:  # noqa: BLE001 - the other records still resume their executions
             logger.exception("could not resume the execution", extra={"job_id": message.get("JobId")})
             failures.append(f"{message.get('JobId')}: {exc}")

@@ -28,6 +28,12 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | SQS event source mappings deliver inside SendMessage, one       | `sqs_polling.install_sqs_polling`: a poller per        |
 | message a batch, ignore batchItemFailures, never redeliver      | mapping, batches, visibility timeout, partial failures |
 | S3's EventBridge events carry the key unencoded                 | `limits.install_s3_event_keys`: encoded as S3 does     |
+| No quotas: every request is served however many arrive         | `install_capacity`: rate quotas and seeded faults       |
+|                                                                 | answered in the service's protocol; Transcribe QUEUED   |
+|                                                                 | (deferred execution), Textract and Lambda refusals      |
+| StopExecution leaves a task-token wait RUNNING, then FAILED     | `install_stop_execution`: interrupted, ABORTED          |
+| No "Step Functions Execution Status Change" events              | `install_execution_events`: put on the default bus      |
+| Schedule rules never fire; a patternless rule matches any event | `install_schedules`: rate() rules fire, nothing else    |
 | No IAM: every caller may do anything (and a missing key is 404) | `iam.install` + `install_principals`: each call is     |
 |                                                                 | authorized as its role from the synthesized template;  |
 |                                                                 | deliveries need the target's Lambda/queue permission   |

@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Mapping
 
 
@@ -39,6 +39,39 @@ class Quotas:
     # Not a quota: every emulated Transcribe or Textract job lasts at least this long (fast engines in benchmarks
     # would otherwise finish before a burst builds up).
     min_job_seconds: float = 0.0
+
+
+    @classmethod
+    def parse(cls, spec: str) -> "Quotas":
+        """`textract_concurrent_jobs=3,transcribe_concurrent_jobs=5`: AWS's defaults for what is not named."""
+        known = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            name, _, value = part.partition("=")
+            name = name.strip()
+            if name not in known:
+                raise ValueError(f"quota {name!r}: expected one of {sorted(known)}")
+            try:
+                values[name] = float(value) if known[name] == "float" else int(value)
+            except ValueError:
+                raise ValueError(f"quota {part!r}: the value must be a number") from None
+            if values[name] < 0:
+                raise ValueError(f"quota {part!r}: the value must not be negative")
+        return cls(**values)
+
+
+QUOTAS_VARIABLE = "MEDIA_PIPELINE_QUOTAS"  # the local mode reads these when it is not given quotas and faults
+FAULTS_VARIABLE = "MEDIA_PIPELINE_FAULTS"
+FAULT_SEED_VARIABLE = "MEDIA_PIPELINE_FAULT_SEED"
+
+
+def from_environment(env: Mapping[str, str]) -> tuple[Quotas, "Faults"]:
+    """The local mode's quotas and faults from MEDIA_PIPELINE_QUOTAS, MEDIA_PIPELINE_FAULTS and
+    MEDIA_PIPELINE_FAULT_SEED (docs/local-mode.md, "Bursts and faults")."""
+    seed = env.get(FAULT_SEED_VARIABLE, "0").strip() or "0"
+    if not seed.lstrip("-").isdigit():
+        raise ValueError(f"{FAULT_SEED_VARIABLE}={seed!r}: expected a whole number")
+    return Quotas.parse(env.get(QUOTAS_VARIABLE, "")), Faults.parse(env.get(FAULTS_VARIABLE, ""), int(seed))
 
 
 # (service id as botocore names it, operation) -> the quota it draws on. Transcribe and Textract name their

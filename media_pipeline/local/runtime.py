@@ -95,6 +95,9 @@ class LocalPipeline(account.EmulatedAccount):
         self.ingest_visibility_timeout = ingest_visibility_timeout  # None: as deployed; tests shorten it
         # Service quotas (AWS's defaults unless given) and injected faults (none unless given): quotas.py. The
         # pipeline's own Textract limit (TEXTRACT_MAX_JOBS) follows the emulated quota when one is given.
+        if quotas is None or faults is None:
+            from_env = quota_rules.from_environment(os.environ)
+            quotas, faults = quotas or from_env[0], faults or from_env[1]
         self.quotas, self.faults = quotas, faults
         self.schedule_time_scale = schedule_time_scale  # EventBridge schedules fire this much sooner (< 1) in tests
         self.snapshot = deployment.load()
@@ -172,7 +175,8 @@ class LocalPipeline(account.EmulatedAccount):
             "TEXTRACT_ROLE_ARN": self.binding.arn(account.service_role(self.snapshot, "textract.amazonaws.com")),
             "TRANSCRIBE_DATA_ACCESS_ROLE_ARN": self.binding.arn(
                 account.service_role(self.snapshot, "transcribe.amazonaws.com")),
-            "TEXTRACT_MAX_JOBS": str(self.quotas.textract_concurrent_jobs if self.quotas else 90),
+            # The pipeline's own Textract limit follows the emulated quota (leave none for other users locally).
+            "TEXTRACT_MAX_JOBS": str(self.quotas.textract_concurrent_jobs),
             "CAPACITY_LEASE_SECONDS": "3600",
             "VIDEO_LAMBDA_MAX_SECONDS": "600", "LANGUAGE_IDENTIFICATION": "enabled",
             "POWERTOOLS_SERVICE_NAME": "media-pipeline", "POWERTOOLS_METRICS_NAMESPACE": "MediaPipeline",

@@ -34,7 +34,7 @@ class LambdaContext:
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:
-        return 60_000
+        return 120_000  # the Textract dispatchers' timeout (media_pipeline/steps.py)
 
 
 def client_error(code: str, status: int = 400, operation: str = "Op") -> ClientError:
