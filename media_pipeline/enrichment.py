@@ -110,8 +110,34 @@ def converse(model_id: str, prompt: str, usage: Usage) -> str:
     return "".join(block.get("text", "") for block in content)
 
 
-def _ask(model_id: str, text: str, part_description: str, usage: Usage) -> dict[str, Any]:
+class PartSummaries:
+    """Where the summaries of a long text's parts are kept while it is map-reduced, so that a retried step (the
+    state machine's Retry after throttling) asks the model only for what it has not answered yet. The default
+    keeps nothing; the enrich step keeps them beside the item's results."""
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return None
+
+    def put(self, key: str, summary: dict[str, Any]) -> None:
+        return None
+
+
+def _checkpoint_key(model_id: str, prompt: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{model_id}\n{prompt}".encode("utf-8")).hexdigest()[:32]
+
+
+def _ask(model_id: str, text: str, part_description: str, usage: Usage,
+         kept: PartSummaries | None = None) -> dict[str, Any]:
     prompt = _resource("prompts/enrichment.txt").format(part_description=part_description, text=text)
+    if kept is not None:
+        key = _checkpoint_key(model_id, prompt)
+        summary = kept.get(key)
+        if summary is None:
+            summary = _ask(model_id, text, part_description, usage)
+            kept.put(key, summary)
+        return summary
     try:
         return parse_model_json(converse(model_id, prompt, usage))
     except EnrichmentFailed as exc:
@@ -122,8 +148,10 @@ def _ask(model_id: str, text: str, part_description: str, usage: Usage) -> dict[
         return parse_model_json(reply)
 
 
-def enrich_text(text: str, *, model_id: str, max_input_tokens: int, token_budget: int) -> tuple[dict[str, Any], Usage]:
-    """Map-reduce: summarise each part that fits the model, then combine the part summaries."""
+def enrich_text(text: str, *, model_id: str, max_input_tokens: int, token_budget: int,
+                kept: PartSummaries | None = None) -> tuple[dict[str, Any], Usage]:
+    """Map-reduce: summarise each part that fits the model, then combine the part summaries. The parts' summaries
+    go to `kept` as they come, and are taken from it when a retry finds them there."""
     usage = Usage()
     parts = split_text(text, max_input_tokens)
     per_call = max_input_tokens + OUTPUT_TOKENS
@@ -137,7 +165,8 @@ def enrich_text(text: str, *, model_id: str, max_input_tokens: int, token_budget
     if len(parts) == 1:
         result = _ask(model_id, parts[0], "the full text", usage)
     else:
-        summaries = [_ask(model_id, part, f"part {i} of {len(parts)}", usage) for i, part in enumerate(parts, start=1)]
+        summaries = [_ask(model_id, part, f"part {i} of {len(parts)}", usage, kept)
+                     for i, part in enumerate(parts, start=1)]
         result = _combine(model_id, summaries, max_input_tokens, usage)
     return result, usage
 

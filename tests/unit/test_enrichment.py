@@ -74,3 +74,40 @@ def test_invalid_output_is_asked_again_once(fake_bedrock):
     fake_bedrock.reply = lambda prompt: next(replies)
     result, usage = enrichment.enrich_text("Some text.", model_id="m", max_input_tokens=1000, token_budget=10**6)
     assert result["title"] == "T" and usage.calls == 2
+
+
+def test_a_retried_map_reduce_asks_only_for_the_parts_not_answered_yet(fake_bedrock):
+    """The state machine's Retry reruns Enrich after throttling: part summaries kept by the first attempt are not
+    paid for twice."""
+    from botocore.exceptions import ClientError
+
+    class Kept(enrichment.PartSummaries):
+        def __init__(self):
+            self.store = {}
+
+        def get(self, key):
+            return self.store.get(key)
+
+        def put(self, key, summary):
+            self.store[key] = summary
+
+    text = " ".join(f"Chapter {i} explains subject {i} in some detail." for i in range(600))
+    parts = len(enrichment.split_text(text, 1000))
+    answered = fake_bedrock.converse
+    calls = []
+
+    def throttled_at_the_third(**request):
+        calls.append(1)
+        if len(calls) == 3:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Converse")
+        return answered(**request)
+
+    fake_bedrock.converse = throttled_at_the_third
+    kept = Kept()
+    with pytest.raises(ThrottledError):
+        enrichment.enrich_text(text, model_id="m", max_input_tokens=1000, token_budget=10**6, kept=kept)
+    assert len(kept.store) == 2
+    fake_bedrock.converse = answered
+    result, usage = enrichment.enrich_text(text, model_id="m", max_input_tokens=1000, token_budget=10**6, kept=kept)
+    assert usage.calls == parts - 2 + 1  # the parts not kept, and the combine
+    assert result["keywords"] == ["test", "media"]
