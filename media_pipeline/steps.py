@@ -71,13 +71,13 @@ STEPS: tuple[Step, ...] = (
          permissions=Permissions(read_uploads="versions", write_results="objects",  # rejected uploads' manifests
                                  job_records=("dynamodb:PutItem", "dynamodb:UpdateItem"), start_execution=True,
                                  put_events=True)),
-    Step("start_transcription", "Starts a Transcribe job and stores its task token", 30, 256,
+    Step("start_transcription", "Starts a Transcribe job and stores its task token", 120, 256,
          settings=("PII_REDACTION", "KEEP_UNREDACTED",  # Transcribe's content redaction
                    "TRANSCRIBE_DATA_ACCESS_ROLE_ARN"),  # Transcribe queues jobs past its quota (deferred execution)
          permissions=Permissions(read_uploads="latest", read_results=True, write_results="objects",
                                  task_tokens=("transcribe", _TOKEN_ACTIONS), transcribe=("start",),
                                  resume_execution=True)),
-    Step("transcribe_callback", "Resumes an execution when its Transcribe job ends", 30, 256,
+    Step("transcribe_callback", "Resumes an execution when its Transcribe job ends", 120, 256,
          trigger=TRANSCRIBE_EVENTS,
          permissions=Permissions(task_tokens=("transcribe", _CALLBACK_TOKEN_ACTIONS), transcribe=("read",),
                                  resume_execution=True)),
@@ -97,7 +97,8 @@ STEPS: tuple[Step, ...] = (
     Step("analyze_document", "Document limits, PDF text layer, synchronous Textract", 300, 2048,
          ephemeral_storage_mib=2048,
          permissions=Permissions(read_uploads="versions", write_results="multipart", textract=("sync",))),
-    # The three Textract dispatchers get 120 s: each start may take botocore's retries' whole backoff.
+    # The steps that start or resume paid jobs get 120 s: one call may take botocore's retries' whole backoff
+    # (about 50 s at worst) under throttling; the two start states also retry a timeout (the ASL).
     Step("start_document_analysis", "Queues the item for asynchronous Textract, starts jobs for free slots", 120, 256,
          settings=_TEXTRACT_DISPATCH,
          permissions=Permissions(read_results=True, task_tokens=("textract", _TOKEN_ACTIONS),

@@ -116,6 +116,7 @@ def uninstall() -> None:
                 setattr(owner, attr, own)
         _patches.clear()
         _handlers.clear()
+        _sandboxes.clear()
         _engines.clear()
         _task_runners.clear()
 
@@ -193,10 +194,25 @@ def lambda_error_payload(exc: BaseException) -> dict[str, Any]:
             "stackTrace": traceback.format_tb(exc.__traceback__)}
 
 
+_sandboxes: dict[str, list[dict[Any, Any]]] = {}  # per function: the idle sandboxes' client caches
+
+
 def _call_handler(fn: Any, handler: LambdaHandler, event: Any, context: LambdaContext) -> Any:
-    """The one call of a registered handler: what scopes an invocation wraps it here (it may run on a thread)."""
-    with iam.acting_as(fn.role):  # the function's execution role makes its calls
-        return handler(event, context)
+    """The one call of a registered handler: what scopes an invocation wraps it here (it may run on a thread).
+
+    Each invocation runs in a sandbox of its function, one invocation at a time, warm ones reused, as Lambda does:
+    here a sandbox is its own set of AWS clients (media_pipeline.aws.sandbox_clients)."""
+    from media_pipeline import aws
+
+    with _lock:
+        idle = _sandboxes.setdefault(fn.function_name, [])
+        sandbox = idle.pop() if idle else {}
+    try:
+        with iam.acting_as(fn.role), aws.sandbox_clients(sandbox):  # the function's execution role makes its calls
+            return handler(event, context)
+    finally:
+        with _lock:
+            _sandboxes.setdefault(fn.function_name, []).append(sandbox)
 
 
 def _run_handler(fn: Any, handler: LambdaHandler, event: Any) -> tuple[bytes, bool]:
