@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "worker_memory_mib": 4096,
     "worker_networking": "public",
     "log_retention_days": 30,
+    "reconcile_schedule_minutes": 60,
+    "reconcile_grace_minutes": 15,
     "bundling": True,
 }
 
@@ -59,6 +61,8 @@ class PipelineSettings:
     worker_memory_mib: int
     worker_networking: str
     log_retention_days: int
+    reconcile_schedule_minutes: int  # 0: no schedule (run `media-pipeline reconcile` by hand)
+    reconcile_grace_minutes: int
     bundling: bool
 
     @classmethod
@@ -88,6 +92,8 @@ class PipelineSettings:
             raise ValueError(f"worker_networking must be 'public' or 'private', got {self.worker_networking!r}")
         if self.raw_upload_expiration_days < 1 or self.log_retention_days < 1:
             raise ValueError("raw_upload_expiration_days and log_retention_days must be at least 1")
+        if self.reconcile_schedule_minutes < 0 or self.reconcile_grace_minutes < 1:
+            raise ValueError("reconcile_schedule_minutes must be 0 (off) or more, reconcile_grace_minutes at least 1")
         if self.pii_redaction and self.transcribe_language not in ("", "auto", "en-US", "es-US"):
             # Transcribe redacts batch transcripts in US English and US Spanish only, without language identification.
             raise ValueError("pii_redaction needs transcribe_language 'en-US' or 'es-US' (or 'auto', which then means "

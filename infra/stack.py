@@ -14,6 +14,7 @@ from infra.ai_services import AiServices
 from infra.functions import FunctionFactory, camel
 from infra.ingest import Ingest
 from infra.observability import Observability
+from infra.reconcile import Reconcile
 from infra.settings import PipelineSettings
 from infra.storage import JOB_KEY_PREFIX, Storage, token_key_prefix
 from infra.video import VideoWorker
@@ -90,6 +91,8 @@ class MediaPipelineStack(Stack):
         )
         workflow = Workflow(self, "Workflow", functions=fn, worker=worker, observability=observability)
         state_machine = workflow.state_machine
+        reconcile = Reconcile(self, "Reconcile", function=fn[steps.triggered_by(steps.SCHEDULE).name],
+                              schedule_minutes=settings.reconcile_schedule_minutes)
 
         # --- settings and grants: what each step of the registry uses and calls -----------------------------
         # (docs/deploy.md, "Permissions", lists them role by role.)
@@ -101,13 +104,16 @@ class MediaPipelineStack(Stack):
             "LANGUAGE_IDENTIFICATION": "enabled" if settings.language_identification else "disabled",
             "PII_REDACTION": "enabled" if settings.pii_redaction else "disabled",
             "KEEP_UNREDACTED": "true" if settings.keep_unredacted else "false",
+            "INGEST_QUEUE_URL": ingest.queue.queue_url,
+            "RECONCILE_GRACE_SECONDS": str(settings.reconcile_grace_minutes * 60),
         }
         default_bus = events.EventBus.from_event_bus_name(self, "DefaultEventBus", "default")
         for step in steps.STEPS:
             function = fn[step.name]
-            for name in step.settings + (("STATE_MACHINE_ARN",) if step.permissions.start_execution else ()):
+            for name in dict.fromkeys(step.settings + (("STATE_MACHINE_ARN",) if step.permissions.start_execution else ())):
                 function.add_environment(name, step_settings[name])
-            self._grant(step, function, storage=storage, ai=ai, workflow=workflow, default_bus=default_bus)
+            self._grant(step, function, storage=storage, ai=ai, workflow=workflow, ingest=ingest,
+                        default_bus=default_bus)
         workflow.grant_task_response(worker.task_role, "MediaWorkerTaskResponse", heartbeat=True)
         storage.grant_read_uploads(worker.task_role)
         storage.grant_write_results(worker.task_role, multipart=True)
@@ -122,14 +128,16 @@ class MediaPipelineStack(Stack):
         CfnOutput(self, "DeadLetterQueueUrl", value=ingest.dead_letter_queue.queue_url)
         CfnOutput(self, "TranscribeCallbackDeadLetterQueueUrl", value=ai.transcribe_dead_letter_queue.queue_url)
         CfnOutput(self, "TextractCallbackDeadLetterQueueUrl", value=ai.textract_dead_letter_queue.queue_url)
+        CfnOutput(self, "ReconcileFunctionName", value=reconcile.function.function_name)
 
         self.storage, self.ingest, self.ai_services = storage, ingest, ai
         self.video_worker, self.workflow, self.observability = worker, workflow, observability
+        self.reconcile = reconcile
         storage.acknowledge_prefix_grants(self)
 
     @staticmethod
     def _grant(step: steps.Step, function: lambda_.Function, *, storage: Storage, ai: AiServices,
-               workflow: Workflow, default_bus: events.IEventBus) -> None:
+               workflow: Workflow, ingest: Ingest, default_bus: events.IEventBus) -> None:
         """A step's Permissions as grants, each on the narrowest resource. Uploads are read by version id (the
         event's) except by Transcribe, which reads the s3:// URI for start_transcription; results are read by
         key; Transcribe and Textract read their input, and Transcribe writes its output, with the caller's
@@ -161,5 +169,11 @@ class MediaPipelineStack(Stack):
             workflow.state_machine.grant_start_execution(function)
         if allowed.put_events:
             default_bus.grant_put_events_to(function)
+        if allowed.list_uploads:
+            storage.grant_list_uploads(function)
+        if allowed.describe_executions:
+            workflow.grant_describe_executions(function)
+        if allowed.send_to_ingest:
+            ingest.grant_send_uploads(function)
         if allowed.resume_execution:  # the callbacks, and the start steps when a retry finds its job finished
             workflow.grant_task_response(function.role, f"{camel(step.name)}TaskResponse")

@@ -26,6 +26,8 @@ class Settings:
     pii_redaction: bool = False  # PII_REDACTION
     keep_unredacted: bool = True  # KEEP_UNREDACTED
     token_ttl_seconds: int = 2 * 24 * 3600
+    ingest_queue_url: str = ""  # INGEST_QUEUE_URL: where reconcile sends an upload again
+    reconcile_grace_seconds: int = 15 * 60  # RECONCILE_GRACE_SECONDS: uploads younger than this are left alone
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -47,6 +49,8 @@ class Settings:
             language_identification=switch(env, "LANGUAGE_IDENTIFICATION", default=True),
             pii_redaction=switch(env, "PII_REDACTION", default=False),
             keep_unredacted=switch(env, "KEEP_UNREDACTED", default=True),
+            ingest_queue_url=env.get("INGEST_QUEUE_URL", ""),
+            reconcile_grace_seconds=int(env.get("RECONCILE_GRACE_SECONDS", str(15 * 60))),
         )
 
 
