@@ -87,20 +87,23 @@ class Report:
     checked: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     actions: dict[str, int] = field(default_factory=dict)
-    items: list[Finding] = field(default_factory=list)  # the uploads acted on (or that would be, with dry_run)
+    items: list[Finding] = field(default_factory=list)  # every upload but the finished ones
+    listed: int = 0  # how many items there were to list (the report keeps REPORTED_ITEMS)
 
     def add(self, finding: Finding) -> None:
         self.checked += 1
         self.counts[finding.finding] = self.counts.get(finding.finding, 0) + 1
         if finding.action:
             self.actions[finding.action] = self.actions.get(finding.action, 0) + 1
+        if finding.finding != FINISHED:
+            self.listed += 1
             if len(self.items) < REPORTED_ITEMS:
                 self.items.append(finding)
 
     def as_dict(self) -> dict[str, Any]:
         report = asdict(self)
-        report["items"] = [{k: v for k, v in item.items() if v is not None} for item in report["items"]]
-        report["truncated"] = sum(self.actions.values()) > len(self.items)
+        report["items"] = [{k: v for k, v in item.items() if v is not None} for item in report.pop("items")]
+        report["truncated"] = report.pop("listed") > len(self.items)
         return report
 
 

@@ -165,6 +165,7 @@ class LocalPipeline(account.EmulatedAccount):
             "TEXTRACT_SNS_TOPIC_ARN": self.binding.arn("AiServicesTextractTopic"),
             "TEXTRACT_ROLE_ARN": self.binding.arn(account.service_role(self.snapshot, "textract.amazonaws.com")),
             "VIDEO_LAMBDA_MAX_SECONDS": "600", "LANGUAGE_IDENTIFICATION": "enabled",
+            "INGEST_QUEUE_URL": self.binding.ref("IngestQueue"), "RECONCILE_GRACE_SECONDS": "900",
             "POWERTOOLS_SERVICE_NAME": "media-pipeline", "POWERTOOLS_METRICS_NAMESPACE": "MediaPipeline",
             "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": self.log_level,
@@ -205,6 +206,8 @@ class LocalPipeline(account.EmulatedAccount):
                                          comprehend_language=language.detect_dominant_language,
                                          comprehend_pii=pii.detect_pii_entities)
         moto_gaps.install_task_runner({account.WORKER_FAMILY: self._run_worker})
+        moto_gaps.install_message_move_tasks()
+        moto_gaps.install_execution_stop()
         limits.install_limits()
         if self.enforce_iam:
             self._install_iam()

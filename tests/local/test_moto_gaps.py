@@ -1045,3 +1045,86 @@ def test_gap_s3_eventbridge_events_carry_the_raw_key(patched: None) -> None:
 def test_s3_event_keys_are_encoded_as_s3_encodes_them(patched: None) -> None:
     limits.install_s3_event_keys()
     assert uploaded_key("uploads/café + notes (1).wav") == "uploads/caf%C3%A9+%2B+notes+%281%29.wav"
+
+
+# ---- SQS message move tasks (DLQ redrive) ---------------------------------------------------------------------
+
+def dead_letters(bodies: list[str]) -> tuple[str, str, str]:
+    """A queue whose DLQ holds `bodies` (each received once with maxReceiveCount 1, then moved by moto)."""
+    queue, dlq, _ = queue_with_dlq(0, 1)
+    send_batch(queue, bodies)
+    sqs = client("sqs")
+    sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+    sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)  # past maxReceiveCount: moto moves them
+    assert messages_in(dlq) == len(bodies) and messages_in(queue) == 0
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return queue, dlq, dlq_arn
+
+
+def test_gap_sqs_has_no_message_move_tasks(plain: None) -> None:
+    _, _, dlq_arn = dead_letters(["a"])
+    with pytest.raises(NotImplementedError):
+        client("sqs").start_message_move_task(SourceArn=dlq_arn)
+    with pytest.raises(NotImplementedError):
+        client("sqs").list_message_move_tasks(SourceArn=dlq_arn)
+
+
+def test_message_move_task_moves_a_dlq_back_to_its_source_queue(patched: None) -> None:
+    moto_gaps.install_message_move_tasks()
+    queue, dlq, dlq_arn = dead_letters(["a", "b"])
+    sqs = client("sqs")
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+    assert json.loads(__import__("base64").b64decode(handle))["sourceArn"] == dlq_arn
+    [task] = until(lambda: [t for t in sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+                            if t["Status"] == "COMPLETED"])
+    assert task["ApproximateNumberOfMessagesToMove"] == 2 and task["ApproximateNumberOfMessagesMoved"] == 2
+    assert "TaskHandle" not in task and task["SourceArn"] == dlq_arn
+    moved = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert sorted(m["Body"] for m in moved) == ["a", "b"]
+    assert {m["Attributes"]["ApproximateReceiveCount"] for m in moved} == {"1"}  # new messages
+    assert messages_in(dlq) == 0
+
+
+def test_message_move_task_refuses_a_queue_that_is_no_dlq(patched: None) -> None:
+    moto_gaps.install_message_move_tasks()
+    _, _, queue_arn = queue_with_dlq(0, 1)
+    sqs = client("sqs")
+    with pytest.raises(sqs.exceptions.UnsupportedOperation, match="Dead Letter Queue"):  # SQS's own words
+        sqs.start_message_move_task(SourceArn=queue_arn)
+    with pytest.raises(sqs.exceptions.ResourceNotFoundException):
+        sqs.start_message_move_task(SourceArn=queue_arn + "-nowhere")
+
+
+# ---- StopExecution ----------------------------------------------------------------------------------------------
+
+def stopped_while_waiting_for_a_token() -> tuple[dict[str, Any], str]:
+    """An execution waiting for a task token nobody sends, stopped; DescribeExecution right after the stop."""
+    arn = create_function("start_job")
+    definition = {"StartAt": "Wait", "States": {"Wait": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": arn, "Payload": {"token.$": "$$.Task.Token"}}, "TimeoutSeconds": 3,
+        "End": True}}}
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(name=f"m{time.monotonic_ns()}", definition=json.dumps(definition),
+                                       roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn")["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    until(lambda: any(e["type"] == "TaskSubmitted" for e in sfn.get_execution_history(executionArn=execution)["events"]))
+    sfn.stop_execution(executionArn=execution, error="Stopped", cause="by the test")
+    time.sleep(0.3)
+    return sfn.describe_execution(executionArn=execution), execution
+
+
+def test_gap_stop_execution_is_not_seen_while_a_task_waits(plain: None) -> None:
+    described, execution = stopped_while_waiting_for_a_token()
+    assert described["status"] == "RUNNING"
+    until(lambda: client("stepfunctions").describe_execution(executionArn=execution)["status"] != "RUNNING",
+          timeout=10)  # the task's timeout ends it
+
+
+def test_stop_execution_aborts_the_execution_at_once(patched: None) -> None:
+    moto_gaps.install_execution_stop()
+    moto_gaps.install_lambda_runtime({"start_job": lambda event, context: {}})
+    described, execution = stopped_while_waiting_for_a_token()
+    assert described["status"] == "ABORTED" and "stopDate" in described
+    time.sleep(3.5)  # the task's timeout passes: the engine ends it as stopped, not as timed out
+    assert client("stepfunctions").describe_execution(executionArn=execution)["status"] == "ABORTED"
