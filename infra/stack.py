@@ -129,6 +129,9 @@ class MediaPipelineStack(Stack):
         CfnOutput(self, "TranscribeCallbackDeadLetterQueueUrl", value=ai.transcribe_dead_letter_queue.queue_url)
         CfnOutput(self, "TextractCallbackDeadLetterQueueUrl", value=ai.textract_dead_letter_queue.queue_url)
         CfnOutput(self, "ReconcileFunctionName", value=reconcile.function.function_name)
+        for step in (steps.TRANSCRIBE_EVENTS, steps.TEXTRACT_TOPIC):  # `media-pipeline redrive` replays their DLQs
+            name = steps.triggered_by(step).name
+            CfnOutput(self, f"{camel(name)}FunctionName", value=fn[name].function_name)
 
         self.storage, self.ingest, self.ai_services = storage, ingest, ai
         self.video_worker, self.workflow, self.observability = worker, workflow, observability

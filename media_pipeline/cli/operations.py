@@ -8,8 +8,10 @@ messages back to the ingest queue). docs/deploy.md, "When something goes wrong".
 `--endpoint-url` or AWS_ENDPOINT_URL, as LocalPipeline sets it). `reconcile` invokes the stack's own `reconcile`
 function (the scheduled one: same code, same role, same grants) and prints its report; `redrive` calls SQS's
 StartMessageMoveTask on the ingest DLQ, which moves the messages back to the ingest queue, and waits for it.
-The callback DLQs have no source queue to move back to: their messages are counted, and docs/deploy.md says how
-to replay them.
+The callback DLQs have no source queue to move back to: `redrive` replays each of their messages to its callback
+function (the event EventBridge or SNS could not deliver, or the `requestPayload` of Lambda's failed invocation)
+and deletes the messages whose replay succeeded. The callbacks read the job's state themselves and use a task token
+once, so replaying an event twice is harmless.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ class Target:
     name: str
     reconcile_function: str
     ingest_dlq_url: str
-    callback_dlq_urls: dict[str, str]
+    callback_dlqs: dict[str, tuple[str, str]]  # callback function label -> (its DLQ's URL, its function name)
     session_options: dict[str, Any]
 
     def client(self, service: str, **config: Any) -> Any:
@@ -49,11 +51,12 @@ class Target:
         missing = [key for key in ("ReconcileFunctionName", "DeadLetterQueueUrl") if key not in outputs]
         if missing:
             raise LookupError(f"stack {name} has no outputs {missing}: deploy this version of the app")
-        callbacks = {label: outputs[key] for label, key in (
-            ("transcribe_callback", "TranscribeCallbackDeadLetterQueueUrl"),
-            ("textract_callback", "TextractCallbackDeadLetterQueueUrl")) if key in outputs}
+        callbacks = {label: (outputs[queue], outputs[function]) for label, queue, function in (
+            ("transcribe_callback", "TranscribeCallbackDeadLetterQueueUrl", "TranscribeCallbackFunctionName"),
+            ("textract_callback", "TextractCallbackDeadLetterQueueUrl", "TextractCallbackFunctionName"))
+            if queue in outputs and function in outputs}
         return cls(name=name, reconcile_function=outputs["ReconcileFunctionName"],
-                   ingest_dlq_url=outputs["DeadLetterQueueUrl"], callback_dlq_urls=callbacks, session_options={})
+                   ingest_dlq_url=outputs["DeadLetterQueueUrl"], callback_dlqs=callbacks, session_options={})
 
     @classmethod
     def local(cls, endpoint_url: str | None = None) -> "Target":
@@ -70,7 +73,7 @@ class Target:
             options.update(aws_access_key_id="local", aws_secret_access_key="local")
         return cls(name="local", reconcile_function=steps.triggered_by(steps.SCHEDULE).name,
                    ingest_dlq_url=f"https://sqs.{account.REGION}.amazonaws.com/{account.ACCOUNT}/{account.INGEST_DLQ}",
-                   callback_dlq_urls={}, session_options=options)
+                   callback_dlqs={}, session_options=options)  # the emulated account has no callback DLQs
 
 
 def add_commands(commands: Any) -> None:
@@ -82,7 +85,8 @@ def add_commands(commands: Any) -> None:
                            help="leave uploads younger than this alone (default: the deployment's, 15)")
     reconcile.set_defaults(run=command_reconcile)
 
-    redrive = commands.add_parser("redrive", help="move the ingest DLQ's messages back to the ingest queue")
+    redrive = commands.add_parser("redrive", help="the ingest DLQ back to the ingest queue; the callback DLQs "
+                                                  "replayed to their functions")
     _add_target(redrive)
     redrive.add_argument("--no-wait", action="store_true", help="start the move task and return")
     redrive.set_defaults(run=command_redrive)
@@ -144,9 +148,51 @@ def waiting_messages(sqs: Any, url: str) -> int:
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
+def callback_event(body: str) -> dict[str, Any] | None:
+    """The event a callback DLQ's message holds: EventBridge's undelivered event (the body itself), SNS's
+    undelivered notification (its envelope, as an SNS event record), or Lambda's failed asynchronous invocation
+    (the invocation record's `requestPayload`). None for anything else."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    if isinstance(message.get("requestPayload"), dict):
+        return message["requestPayload"]
+    if message.get("Type") == "Notification" and "Message" in message:
+        return {"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "Sns": message}]}
+    if "detail-type" in message and "detail" in message:
+        return message
+    return None
+
+
+def replay_callbacks(target: Target, label: str) -> dict[str, int]:
+    """Each message of a callback's DLQ invoked on its function again; deleted once the function succeeded.
+    A message that fails again, or holds no event, stays (it comes back after 5 minutes: look at it)."""
+    url, function = target.callback_dlqs[label]
+    sqs, lam = target.client("sqs"), target.client("lambda", read_timeout=120)
+    counts = {"waiting": waiting_messages(sqs, url), "replayed": 0, "failed": 0, "unreadable": 0}
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300).get("Messages", [])
+        if not messages:
+            return counts
+        for message in messages:
+            event = callback_event(message["Body"])
+            if event is None:
+                counts["unreadable"] += 1
+                continue
+            response = lam.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+            if response.get("FunctionError"):
+                counts["failed"] += 1
+                continue
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            counts["replayed"] += 1
+
+
 def run_redrive(target: Target, *, wait: bool, timeout: float = MOVE_TIMEOUT_SECONDS) -> dict[str, Any]:
-    """StartMessageMoveTask on the ingest DLQ (back to the ingest queue), then its progress; the callback DLQs'
-    depths."""
+    """StartMessageMoveTask on the ingest DLQ (back to the ingest queue), then its progress; the callback DLQs
+    replayed."""
     sqs = target.client("sqs")
     source = queue_arn(sqs, target.ingest_dlq_url)
     report: dict[str, Any] = {"source_arn": source, "waiting": waiting_messages(sqs, target.ingest_dlq_url)}
@@ -164,7 +210,7 @@ def run_redrive(target: Target, *, wait: bool, timeout: float = MOVE_TIMEOUT_SEC
             report["failure_reason"] = task["FailureReason"]
     else:
         report.update(status="NOTHING_TO_MOVE", moved=0, to_move=0)
-    report["callback_dlqs"] = {name: waiting_messages(sqs, url) for name, url in target.callback_dlq_urls.items()}
+    report["callback_dlqs"] = {label: replay_callbacks(target, label) for label in target.callback_dlqs}
     return report
 
 
@@ -179,7 +225,8 @@ def command_redrive(args: argparse.Namespace, stdout: IO[str]) -> int:
     else:
         stdout.write(f"ingest DLQ: {report['waiting']} waiting, {report['moved']} moved back to the ingest queue "
                      f"({report['status']})\n")
-        for name, count in report["callback_dlqs"].items():
-            if count:
-                stdout.write(f"{name} DLQ: {count} waiting; replay them as docs/deploy.md says\n")
-    return 0 if report["status"] in ("COMPLETED", "NOTHING_TO_MOVE", "RUNNING") else 1
+        for label, counts in report["callback_dlqs"].items():
+            stdout.write(f"{label} DLQ: {counts['waiting']} waiting, {counts['replayed']} replayed, "
+                         f"{counts['failed']} failed again, {counts['unreadable']} unreadable\n")
+    callbacks_ok = all(not c["failed"] and not c["unreadable"] for c in report["callback_dlqs"].values())
+    return 0 if report["status"] in ("COMPLETED", "NOTHING_TO_MOVE", "RUNNING") and callbacks_ok else 1
