@@ -93,3 +93,22 @@ def test_redrive_replays_the_callback_dlqs_and_keeps_what_fails_again(account):
     left = sqs.get_queue_attributes(QueueUrl=urls["transcribe-dlq"], AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
     assert left["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"  # the one that failed again stays
     assert report["status"] == "NOTHING_TO_MOVE"  # the ingest DLQ was empty
+
+
+def test_a_stack_is_found_by_its_outputs(monkeypatch: pytest.MonkeyPatch):
+    outputs = {"ReconcileFunctionName": "MediaPipeline-Reconcile", "DeadLetterQueueUrl": "https://q/dlq",
+               "TranscribeCallbackDeadLetterQueueUrl": "https://q/t", "TranscribeCallbackFunctionName": "tc",
+               "TextractCallbackDeadLetterQueueUrl": "https://q/x", "TextractCallbackFunctionName": "xc"}
+
+    class CloudFormation:
+        def describe_stacks(self, StackName: str) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+            assert StackName == "MediaPipeline"
+            return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]}
+
+    monkeypatch.setattr(boto3, "client", lambda service, **_: CloudFormation())
+    target = Target.of_stack("MediaPipeline")
+    assert (target.reconcile_function, target.ingest_dlq_url) == ("MediaPipeline-Reconcile", "https://q/dlq")
+    assert target.callback_dlqs == {"transcribe_callback": ("https://q/t", "tc"), "textract_callback": ("https://q/x", "xc")}
+    del outputs["ReconcileFunctionName"]
+    with pytest.raises(LookupError, match="ReconcileFunctionName"):
+        Target.of_stack("MediaPipeline")
