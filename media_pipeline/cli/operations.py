@@ -130,7 +130,7 @@ def command_reconcile(args: argparse.Namespace, stdout: IO[str]) -> int:
         return 0
     counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in sorted(report["counts"].items())) or "none"
     verb = "would be" if report["dry_run"] else "were"
-    stdout.write(f"{report['checked']} uploads checked ({counts}); "
+    stdout.write(f"uploads checked: {report['checked']} ({counts}); "
                  f"{report['actions'].get('resent', 0)} {verb} sent through ingest again, "
                  f"{report['actions'].get('recorded_failed', 0)} {verb} recorded FAILED\n")
     for item in report["items"]:
