@@ -154,6 +154,17 @@ class AiServices(Construct):
             master_key=sns_key,
             enforce_ssl=True,
         )
+        # Transcribe queues jobs past the account's concurrency quota only with a data access role
+        # (JobExecutionSettings.AllowDeferredExecution): a burst delays items instead of failing them. The stack grants
+        # it read access to what is transcribed.
+        self.transcribe_data_access_role = iam.Role(
+            self, "TranscribeDataAccessRole",
+            assumed_by=iam.ServicePrincipal(
+                "transcribe.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+            description="Lets Amazon Transcribe read the media of queued (deferred) transcription jobs",
+        )
         self.textract_role = iam.Role(
             self, "TextractPublishRole",
             assumed_by=iam.ServicePrincipal(
@@ -227,13 +238,19 @@ class AiServices(Construct):
                             f"grant is limited to this account's and region's jobs with the pipeline's prefix")
 
     def grant_start_transcription(self, grantee: iam.IGrantable) -> None:
-        """StartTranscriptionJob, and GetTranscriptionJob for a retried start that finds its job existing."""
+        """StartTranscriptionJob, and GetTranscriptionJob for a retried start that finds its job existing; the data
+        access role handed to Transcribe (PassRole to Transcribe only) so that it queues jobs past its quota."""
         self._acknowledge_transcription_jobs(grantee)
         iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["transcribe:GetTranscriptionJob", "transcribe:StartTranscriptionJob"],
             resource_arns=[self.transcription_job_arn],
         )
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[self.transcribe_data_access_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "transcribe.amazonaws.com"}},
+        ))
 
     def grant_read_transcription(self, grantee: iam.IGrantable) -> None:
         self._acknowledge_transcription_jobs(grantee)

@@ -40,6 +40,7 @@ class Ingest(Construct):
         upload_prefix: str,
         function: lambda_.Function,
         batch_size: int = 10,
+        max_concurrency: int = 10,
     ) -> None:
         super().__init__(scope, construct_id)
         if function.timeout is None:
@@ -81,6 +82,8 @@ class Ingest(Construct):
             batch_size=batch_size,
             max_batching_window=Duration.seconds(1),
             report_batch_item_failures=True,
+            # A burst of uploads is taken at this pace; the rest waits in the queue, never in a retry loop.
+            max_concurrency=max_concurrency,
         ))
 
     def grant_send_uploads(self, grantee: iam.IGrantable) -> None:

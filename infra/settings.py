@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "reconcile_schedule_minutes": 60,
     "reconcile_grace_minutes": 15,
     "bundling": True,
+    "ingest_max_concurrency": 10,
+    "textract_max_jobs": 90,
+    "capacity_lease_seconds": 3600,
 }
 
 
@@ -64,6 +67,9 @@ class PipelineSettings:
     reconcile_schedule_minutes: int  # 0: no schedule (run `media-pipeline reconcile` by hand)
     reconcile_grace_minutes: int
     bundling: bool
+    ingest_max_concurrency: int  # the ingest function's concurrency from its queue (SQS maximum concurrency)
+    textract_max_jobs: int  # asynchronous Textract jobs at once (media_pipeline/admission.py)
+    capacity_lease_seconds: int  # a slot whose release was lost returns after this
 
     @classmethod
     def from_context(cls, node: Node) -> "PipelineSettings":
@@ -92,6 +98,11 @@ class PipelineSettings:
             raise ValueError(f"worker_networking must be 'public' or 'private', got {self.worker_networking!r}")
         if self.raw_upload_expiration_days < 1 or self.log_retention_days < 1:
             raise ValueError("raw_upload_expiration_days and log_retention_days must be at least 1")
+        if not 2 <= self.ingest_max_concurrency <= 1000:
+            raise ValueError(f"ingest_max_concurrency must be between 2 and 1000 (SQS event sources), got "
+                             f"{self.ingest_max_concurrency}")
+        if self.textract_max_jobs < 1 or self.capacity_lease_seconds < 60:
+            raise ValueError("textract_max_jobs must be at least 1 and capacity_lease_seconds at least 60")
         if self.reconcile_schedule_minutes < 0 or self.reconcile_grace_minutes < 1:
             raise ValueError("reconcile_schedule_minutes must be 0 (off) or more, reconcile_grace_minutes at least 1")
         if self.pii_redaction and self.transcribe_language not in ("", "auto", "en-US", "es-US"):

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.ai_services import AiServices
 from infra.functions import FunctionFactory, camel
-from infra.ingest import Ingest
+from infra.ingest import Ingest, event_pattern
 from infra.observability import Observability
 from infra.reconcile import Reconcile
 from infra.settings import PipelineSettings
@@ -67,7 +68,8 @@ class MediaPipelineStack(Stack):
         self.functions = fn
 
         ingest = Ingest(self, "Ingest", bucket=storage.bucket, upload_prefix=settings.upload_prefix,
-                        function=fn[steps.triggered_by(steps.UPLOADS).name])
+                        function=fn[steps.triggered_by(steps.UPLOADS).name],
+                        max_concurrency=settings.ingest_max_concurrency)
         ai = AiServices(
             self, "AiServices",
             transcribe_callback=fn[steps.triggered_by(steps.TRANSCRIBE_EVENTS).name],
@@ -104,6 +106,9 @@ class MediaPipelineStack(Stack):
             "LANGUAGE_IDENTIFICATION": "enabled" if settings.language_identification else "disabled",
             "PII_REDACTION": "enabled" if settings.pii_redaction else "disabled",
             "KEEP_UNREDACTED": "true" if settings.keep_unredacted else "false",
+            "TRANSCRIBE_DATA_ACCESS_ROLE_ARN": ai.transcribe_data_access_role.role_arn,
+            "TEXTRACT_MAX_JOBS": str(settings.textract_max_jobs),
+            "CAPACITY_LEASE_SECONDS": str(settings.capacity_lease_seconds),
             "INGEST_QUEUE_URL": ingest.queue.queue_url,
             "RECONCILE_GRACE_SECONDS": str(settings.reconcile_grace_minutes * 60),
         }
@@ -114,6 +119,23 @@ class MediaPipelineStack(Stack):
                 function.add_environment(name, step_settings[name])
             self._grant(step, function, storage=storage, ai=ai, workflow=workflow, ingest=ingest,
                         default_bus=default_bus)
+        # Transcribe reads what it transcribes through its data access role when it runs a queued job.
+        storage.grant_read_uploads(ai.transcribe_data_access_role, versions=False)
+        storage.grant_read_results(ai.transcribe_data_access_role)
+        # An execution that ends other than SUCCEEDED gives back the capacity its item held (media_pipeline/admission.py).
+        self.execution_ended_rule = events.Rule(
+            self, "ExecutionEndedRule",
+            description="An execution of the pipeline ended FAILED, TIMED_OUT or ABORTED: release its capacity",
+            event_pattern=event_pattern(steps.execution_ended_pattern(state_machine.state_machine_arn)),
+            targets=[targets.LambdaFunction(fn[steps.triggered_by(steps.EXECUTION_EVENTS).name],
+                                            retry_attempts=185, max_event_age=Duration.hours(24))],
+        )
+        self.capacity_sweep_rule = events.Rule(
+            self, "CapacitySweepRule",
+            description="Starts queued Textract jobs on slots whose release was lost (their lease ran out)",
+            schedule=events.Schedule.rate(Duration.minutes(steps.CAPACITY_SWEEP_MINUTES)),
+            targets=[targets.LambdaFunction(fn[steps.triggered_by(steps.EXECUTION_EVENTS).name], retry_attempts=2)],
+        )
         workflow.grant_task_response(worker.task_role, "MediaWorkerTaskResponse", heartbeat=True)
         storage.grant_read_uploads(worker.task_role)
         storage.grant_write_results(worker.task_role, multipart=True)
@@ -172,6 +194,9 @@ class MediaPipelineStack(Stack):
             workflow.state_machine.grant_start_execution(function)
         if allowed.put_events:
             default_bus.grant_put_events_to(function)
+        for service in allowed.capacity:  # admission control's slots and queue (Query finds the oldest waiting)
+            storage.grant_table_items(function, ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                                                 "dynamodb:Query"], key_prefix=f"{steps.CAPACITY_KEY_PREFIX}{service}")
         if allowed.list_uploads:
             storage.grant_list_uploads(function)
         if allowed.describe_executions:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import functools
 import json
-import random
 import re
-import time
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Callable
 
 from media_pipeline.aws import client
-from media_pipeline.errors import BEDROCK, EnrichmentFailed, ThrottledError, TransientError, aws_error
+from media_pipeline.errors import BEDROCK, EnrichmentFailed, aws_error
 
 CHARS_PER_TOKEN = 4  # a conservative estimate for English-like text; the budget errs on the safe side
 OUTPUT_TOKENS = 800
@@ -90,31 +88,26 @@ class Usage:
     warnings: list[dict[str, str]] = field(default_factory=list)
 
 
-def converse(model_id: str, prompt: str, usage: Usage, *, attempts: int = 4, sleep: Callable[[float], None] = time.sleep) -> str:
-    """One Converse call; throttling is retried here with exponential backoff and full jitter."""
-    from botocore.exceptions import ClientError
+def converse(model_id: str, prompt: str, usage: Usage) -> str:
+    """One Converse call. Throttling is retried by botocore's adaptive mode inside the call (media_pipeline/aws.py)
+    and, past that, by the state machine's Retry on ThrottledError: one retry policy per layer, none written here."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    for attempt in range(attempts):
-        try:
-            response = client("bedrock-runtime").converse(
-                modelId=model_id,
-                system=[{"text": _resource("prompts/enrichment_system.txt").strip()}],
-                messages=[{"role": "user", "content": [{"text": prompt}]}],
-                inferenceConfig={"maxTokens": OUTPUT_TOKENS, "temperature": 0.2},
-            )
-        except ClientError as exc:
-            error = aws_error(exc, BEDROCK, f"Converse (attempt {attempt + 1} of {attempts})")
-            if isinstance(error, (ThrottledError, TransientError)) and attempt + 1 < attempts:
-                sleep(random.uniform(0, min(20.0, 0.5 * 2**attempt)))
-                continue
-            raise error from exc
-        usage.calls += 1
-        tokens = response.get("usage") or {}
-        usage.input_tokens += int(tokens.get("inputTokens") or 0)
-        usage.output_tokens += int(tokens.get("outputTokens") or 0)
-        content = ((response.get("output") or {}).get("message") or {}).get("content") or []
-        return "".join(block.get("text", "") for block in content)
-    raise AssertionError("unreachable")
+    try:
+        response = client("bedrock-runtime").converse(
+            modelId=model_id,
+            system=[{"text": _resource("prompts/enrichment_system.txt").strip()}],
+            messages=[{"role": "user", "content": [{"text": prompt}]}],
+            inferenceConfig={"maxTokens": OUTPUT_TOKENS, "temperature": 0.2},
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_error(exc, BEDROCK, "Converse") from exc
+    usage.calls += 1
+    tokens = response.get("usage") or {}
+    usage.input_tokens += int(tokens.get("inputTokens") or 0)
+    usage.output_tokens += int(tokens.get("outputTokens") or 0)
+    content = ((response.get("output") or {}).get("message") or {}).get("content") or []
+    return "".join(block.get("text", "") for block in content)
 
 
 def _ask(model_id: str, text: str, part_description: str, usage: Usage) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from media_pipeline.manifest import new_manifest
 from media_pipeline.pipeline_results import FINAL_STATUSES
 from media_pipeline.results import publish
 from media_pipeline.settings import settings
+from media_pipeline.steps import ENDED_STATUSES
 from media_pipeline.storage import s3_uri
 
 DEFAULT_GRACE_SECONDS = 15 * 60
@@ -49,7 +50,6 @@ TOO_RECENT = "too_recent"          # younger than the grace period
 # Actions: what it did about it (dry_run: what it would do).
 RESENT = "resent"
 RECORDED_FAILED = "recorded_failed"
-ENDED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 REPORTED_ITEMS = 1000  # the report lists at most this many items (its counts cover all)
 
 

@@ -26,6 +26,9 @@ class Settings:
     pii_redaction: bool = False  # PII_REDACTION
     keep_unredacted: bool = True  # KEEP_UNREDACTED
     token_ttl_seconds: int = 2 * 24 * 3600
+    transcribe_data_access_role_arn: str = ""  # Transcribe queues jobs past its quota with it (deferred execution)
+    textract_max_jobs: int = 90  # asynchronous Textract jobs at once (admission.py); the account's quota is 100
+    capacity_lease_seconds: int = 3600  # a slot whose release was lost returns after this
     ingest_queue_url: str = ""  # INGEST_QUEUE_URL: where reconcile sends an upload again
     reconcile_grace_seconds: int = 15 * 60  # RECONCILE_GRACE_SECONDS: uploads younger than this are left alone
 
@@ -49,6 +52,9 @@ class Settings:
             language_identification=switch(env, "LANGUAGE_IDENTIFICATION", default=True),
             pii_redaction=switch(env, "PII_REDACTION", default=False),
             keep_unredacted=switch(env, "KEEP_UNREDACTED", default=True),
+            transcribe_data_access_role_arn=env.get("TRANSCRIBE_DATA_ACCESS_ROLE_ARN", ""),
+            textract_max_jobs=int(env.get("TEXTRACT_MAX_JOBS", "90")),
+            capacity_lease_seconds=int(env.get("CAPACITY_LEASE_SECONDS", "3600")),
             ingest_queue_url=env.get("INGEST_QUEUE_URL", ""),
             reconcile_grace_seconds=int(env.get("RECONCILE_GRACE_SECONDS", str(15 * 60))),
         )

@@ -22,6 +22,8 @@ TOKEN_KINDS = ("transcribe", "textract")  # task tokens parked in the jobs table
 UPLOADS = "uploads"                    # S3 "Object Created" under the upload prefix → SQS → the function
 TRANSCRIBE_EVENTS = "transcribe-events"  # EventBridge: Transcribe Job State Change of the pipeline's jobs
 TEXTRACT_TOPIC = "textract-topic"      # SNS: Textract's completion notifications
+EXECUTION_EVENTS = "execution-events"  # EventBridge: an execution of the pipeline ended other than SUCCEEDED
+CAPACITY_KEY_PREFIX = "CAPACITY#"      # media_pipeline/admission.py: slots and waiting items, per service
 SCHEDULE = "schedule"                  # an EventBridge schedule (reconcile_schedule_minutes)
 
 
@@ -41,6 +43,7 @@ class Permissions:
     start_execution: bool = False
     put_events: bool = False
     resume_execution: bool = False      # SendTaskSuccess/Failure on the state machine
+    capacity: tuple[str, ...] = ()      # admission control: slots and queue of a service (CAPACITY#<service>)
     list_uploads: bool = False          # ListObjectVersions under the upload prefix
     describe_executions: bool = False   # DescribeExecution on the state machine's executions
     send_to_ingest: bool = False        # SendMessage to the ingest queue (an upload's event, again)
@@ -65,6 +68,7 @@ class Step:
 
 _TOKEN_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem")
 _CALLBACK_TOKEN_ACTIONS = ("dynamodb:GetItem", "dynamodb:DeleteItem")
+_TEXTRACT_DISPATCH = ("TEXTRACT_SNS_TOPIC_ARN", "TEXTRACT_ROLE_ARN", "TEXTRACT_MAX_JOBS", "CAPACITY_LEASE_SECONDS")
 
 STEPS: tuple[Step, ...] = (
     Step("ingest", "Sniffs an upload, records the job, starts its execution", 60, 512, trigger=UPLOADS,
@@ -72,7 +76,8 @@ STEPS: tuple[Step, ...] = (
                                  job_records=("dynamodb:PutItem", "dynamodb:UpdateItem"), start_execution=True,
                                  put_events=True)),
     Step("start_transcription", "Starts a Transcribe job and stores its task token", 30, 256,
-         settings=("PII_REDACTION", "KEEP_UNREDACTED"),  # Transcribe's content redaction
+         settings=("PII_REDACTION", "KEEP_UNREDACTED",  # Transcribe's content redaction
+                   "TRANSCRIBE_DATA_ACCESS_ROLE_ARN"),  # Transcribe queues jobs past its quota (deferred execution)
          permissions=Permissions(read_uploads="latest", read_results=True, write_results="objects",
                                  task_tokens=("transcribe", _TOKEN_ACTIONS), transcribe=("start",),
                                  resume_execution=True)),
@@ -96,13 +101,18 @@ STEPS: tuple[Step, ...] = (
     Step("analyze_document", "Document limits, PDF text layer, synchronous Textract", 300, 2048,
          ephemeral_storage_mib=2048,
          permissions=Permissions(read_uploads="versions", write_results="multipart", textract=("sync",))),
-    Step("start_document_analysis", "Starts asynchronous Textract and stores its task token", 30, 256,
-         settings=("TEXTRACT_SNS_TOPIC_ARN", "TEXTRACT_ROLE_ARN"),
+    Step("start_document_analysis", "Queues the item for asynchronous Textract, starts jobs for free slots", 30, 256,
+         settings=_TEXTRACT_DISPATCH,
          permissions=Permissions(read_results=True, task_tokens=("textract", _TOKEN_ACTIONS),
-                                 textract=("start",), resume_execution=True)),
-    Step("textract_callback", "Resumes an execution when its Textract job ends", 30, 256, trigger=TEXTRACT_TOPIC,
-         permissions=Permissions(task_tokens=("textract", _CALLBACK_TOKEN_ACTIONS), textract=("read",),
-                                 resume_execution=True)),
+                                 textract=("start",), resume_execution=True, capacity=("textract",))),
+    Step("textract_callback", "Resumes an execution when its Textract job ends; its slot goes to the next", 30, 256,
+         trigger=TEXTRACT_TOPIC, settings=_TEXTRACT_DISPATCH,  # reads: Textract reads a dispatched job's input as the caller
+         permissions=Permissions(read_results=True, task_tokens=("textract", _CALLBACK_TOKEN_ACTIONS), textract=("start",),
+                                 resume_execution=True, capacity=("textract",))),
+    Step("release_capacity", "Gives back the Textract slot or queue place of an execution that ended", 30, 256,
+         trigger=EXECUTION_EVENTS, settings=_TEXTRACT_DISPATCH,
+         permissions=Permissions(read_results=True, task_tokens=("textract", _CALLBACK_TOKEN_ACTIONS), textract=("start",),
+                                 resume_execution=True, capacity=("textract",))),
     Step("collect_document_text", "Textract pages to text and blocks", 300, 1024,
          permissions=Permissions(read_results=True, write_results="multipart", textract=("read",))),
     Step("probe_media", "Probes a video and picks Lambda or Fargate", 120, 1024, settings=("VIDEO_LAMBDA_MAX_SECONDS",),
@@ -140,6 +150,16 @@ TRANSCRIBE_EVENT_PATTERN: dict[str, Any] = {
     "source": ["aws.transcribe"], "detail-type": ["Transcribe Job State Change"],
     "detail": {"TranscriptionJobName": [{"prefix": TRANSCRIBE_JOB_PREFIX}]},
 }
+
+
+ENDED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")  # SUCCEEDED items gave their capacity back on the way
+CAPACITY_SWEEP_MINUTES = 5  # release_capacity also runs on this schedule (a lost release delays, never strands)
+
+
+def execution_ended_pattern(state_machine_arn: Any) -> dict[str, Any]:
+    """Step Functions' "Execution Status Change" for an execution of the pipeline that ended other than SUCCEEDED."""
+    return {"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"status": list(ENDED_STATUSES), "stateMachineArn": [state_machine_arn]}}
 
 
 # ---- parity: folders, registry and ASL -------------------------------------------------------------------------

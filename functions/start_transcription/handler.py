@@ -26,6 +26,10 @@ def job_request(media: MediaItem, part: AudioPart, index: int) -> dict[str, Any]
         "OutputBucketName": settings().media_bucket,
         "OutputKey": transcript_key(media.media_id, index),
     }
+    if settings().transcribe_data_access_role_arn:
+        # Past the account's concurrent-job quota Transcribe queues the job (QUEUED) instead of refusing it.
+        request["JobExecutionSettings"] = {"AllowDeferredExecution": True,
+                                           "DataAccessRoleArn": settings().transcribe_data_access_role_arn}
     language = settings().transcribe_language
     if settings().pii_redaction:
         # Transcribe redacts batch transcripts in en-US and es-US only, and not with language identification. It

@@ -1,4 +1,5 @@
-"""Resume the execution waiting on a Textract job when its SNS notification arrives.
+"""Resume the execution waiting on a Textract job when its SNS notification arrives, and give its slot to the next
+waiting item (media_pipeline/admission.py).
 
 Each record is handled on its own: one that cannot be matched to a waiting execution is logged and skipped.
 """
@@ -43,7 +44,9 @@ def handle_notification(message: dict[str, Any]) -> dict[str, Any]:
         logger.info("no execution waits for this job", extra=summary)
     else:
         logger.info("textract job finished", extra={**summary, "result": result})
-    return {**summary, "result": result}
+    # The job no longer counts against the quota: its slot goes to the next waiting item.
+    capacity = textract.release(media_id)
+    return {**summary, "result": result, "capacity": capacity}
 
 
 @pipeline_handler

@@ -38,6 +38,7 @@ TEMPLATE_NAMES: dict[str, str] = {
     "IngestQueue": INGEST_QUEUE, "IngestDeadLetterQueue": INGEST_DLQ, "AiServicesTextractTopic": TEXTRACT_TOPIC,
     "VideoWorkerCluster": CLUSTER, "VideoWorkerTaskDefinition": f"{WORKER_FAMILY}:1",
     "IngestUploadRule": "media-pipeline-uploads", "AiServicesTranscribeJobStateRule": "media-pipeline-transcribe-state",
+    "ExecutionEndedRule": "media-pipeline-execution-ended", "CapacitySweepRule": "media-pipeline-capacity-sweep",
 }
 
 
@@ -87,6 +88,8 @@ SUBSTITUTIONS: dict[str, str] = {
 # The EventBridge rules, with the deployment's patterns (media_pipeline/steps.py).
 UPLOAD_RULE = TEMPLATE_NAMES["IngestUploadRule"]
 TRANSCRIBE_RULE = TEMPLATE_NAMES["AiServicesTranscribeJobStateRule"]
+EXECUTION_ENDED_RULE = TEMPLATE_NAMES["ExecutionEndedRule"]
+CAPACITY_SWEEP_RULE = TEMPLATE_NAMES["CapacitySweepRule"]
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
@@ -173,6 +176,13 @@ class EmulatedAccount:
         events.put_rule(Name=TRANSCRIBE_RULE, EventPattern=json.dumps(steps.TRANSCRIBE_EVENT_PATTERN))
         callback = steps.triggered_by(steps.TRANSCRIBE_EVENTS).name
         events.put_targets(Rule=TRANSCRIBE_RULE, Targets=[{"Id": "callback", "Arn": function_arn(callback)}])
+
+        events.put_rule(Name=EXECUTION_ENDED_RULE, EventPattern=json.dumps(steps.execution_ended_pattern(
+            f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}")))
+        release = function_arn(steps.triggered_by(steps.EXECUTION_EVENTS).name)
+        events.put_targets(Rule=EXECUTION_ENDED_RULE, Targets=[{"Id": "release", "Arn": release}])
+        events.put_rule(Name=CAPACITY_SWEEP_RULE, ScheduleExpression=f"rate({steps.CAPACITY_SWEEP_MINUTES} minutes)")
+        events.put_targets(Rule=CAPACITY_SWEEP_RULE, Targets=[{"Id": "sweep", "Arn": release}])
 
         sns = self.client("sns")
         topic = sns.create_topic(Name=TEXTRACT_TOPIC)["TopicArn"]

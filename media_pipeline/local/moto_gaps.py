@@ -28,8 +28,6 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | SQS event source mappings deliver inside SendMessage, one       | `sqs_polling.install_sqs_polling`: a poller per        |
 | message a batch, ignore batchItemFailures, never redeliver      | mapping, batches, visibility timeout, partial failures |
 | S3's EventBridge events carry the key unencoded                 | `limits.install_s3_event_keys`: encoded as S3 does     |
-| StopExecution is seen only when the current task ends (a task   | `install_execution_stop`: ABORTED at once              |
-| token wait: hours); DescribeExecution says RUNNING meanwhile    |                                                        |
 | SQS has no StartMessageMoveTask / ListMessageMoveTasks (DLQ     | `install_message_move_tasks`: a DLQ's messages moved   |
 | redrive): NotImplementedError                                   | back on a thread; tasks listed with their counts       |
 | No IAM: every caller may do anything (and a missing key is 404) | `iam.install` + `install_principals`: each call is     |
@@ -101,6 +99,11 @@ def uninstall() -> None:
     from media_pipeline.local import limits
 
     limits.reset()  # the pollers stop before the code they call is restored
+    from media_pipeline.local import quotas
+
+    quotas.reset()
+    if _schedules.get("stop") is not None:
+        _schedules.pop("stop").set()
     with _lock:
         for owner, attr, own, _ in _patches.values():
             if own is _MISSING:
@@ -230,7 +233,16 @@ def _invoke_registered(fn: Any, body: Any, headers: Any, response_headers: dict[
         return b""
     if invocation_type == "DryRun":
         return b""
-    payload, errored = _run_handler(fn, handler, event)
+    from media_pipeline.local import quotas
+
+    if not quotas.lambda_started():
+        error = _service_error("TooManyRequestsException", "Rate Exceeded.")
+        error.code = 429
+        raise error
+    try:
+        payload, errored = _run_handler(fn, handler, event)
+    finally:
+        quotas.lambda_finished()
     if errored:
         response_headers["x-amz-function-error"] = "Unhandled"
     return payload
@@ -339,7 +351,11 @@ def install_event_delivery() -> None:
     send_to_targets = _patch(Rule, "send_to_targets", None)
 
     def deliver(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
-        if not self.event_pattern.matches_event(original_event):
+        if getattr(self, "scheduled_expression", None) and not self.event_pattern.get_pattern():
+            # A schedule rule receives its own "Scheduled Event" only; moto's empty pattern would match every event.
+            if self.arn not in (original_event.get("resources") or []):
+                return
+        elif not self.event_pattern.matches_event(original_event):
             return
         # EventBridge may deliver to a function or a queue only if the resource's own policy lets this rule do so.
         allowed = [t for t in self.targets if t["Arn"].split(":")[2] not in ("lambda", "sqs")
@@ -422,6 +438,25 @@ def _pin_status(model: Any, status: str) -> None:
     model._status = status
 
 
+def quotas_module() -> Any:
+    from media_pipeline.local import quotas
+
+    return quotas
+
+
+def _concurrent_jobs(service: str) -> Any:
+    """The concurrent-job quota of an emulated service, when quotas are installed (install_capacity)."""
+    capacity = quotas_module().current()
+    return getattr(capacity, service) if capacity is not None else None
+
+
+def _last_at_least(seconds: float, work: Callable[[], None]) -> None:
+    """Run an emulated job's work after `seconds` (Quotas.min_job_seconds: fast engines in a burst)."""
+    if seconds > 0:
+        time.sleep(seconds)
+    work()
+
+
 class EngineError(Exception):
     """An engine's refusal, reported as the service would (`code` is the service's error code)."""
 
@@ -471,7 +506,27 @@ def _run_transcription(backend: Any, job: Any) -> None:
     account, region = backend.account_id, backend.region_name
     name = job.transcription_job_name
     try:
+        _last_at_least(quotas_module().min_job_seconds(), lambda: _transcribe(backend, job))
+    finally:
+        jobs = _concurrent_jobs("transcribe")
+        if jobs is not None:
+            jobs.finish()
+    events_backends[account][region].put_events([{
+        "Source": "aws.transcribe", "DetailType": "Transcribe Job State Change",
+        "Detail": json.dumps({"TranscriptionJobName": name, "TranscriptionJobStatus": job.status}),
+        "Resources": [], "EventBusName": "default"}])
+
+
+def _transcribe(backend: Any, job: Any) -> None:
+    account, region = backend.account_id, backend.region_name
+    name = job.transcription_job_name
+    try:
         bucket, key = _s3_location(job.media["MediaFileUri"])
+        role = (job.job_execution_settings or {}).get("DataAccessRoleArn")
+        if role and not iam.service_may(role, "transcribe.amazonaws.com",
+                                        iam_policy.Request("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")):
+            raise PermissionError(f"The data access role {role} cannot read s3://{bucket}/{key}: check that the "
+                                  "role trusts transcribe.amazonaws.com and allows s3:GetObject on the media")
         language = None if job.identify_language or job.identify_multiple_languages else job.language_code
         output = dict(_engines["transcribe"](_read_object(account, bucket, key), language))
         results = output.setdefault("results", {})
@@ -488,10 +543,6 @@ def _run_transcription(backend: Any, job: Any) -> None:
         job.failure_reason = str(exc) or type(exc).__name__
         job.completion_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
         _pin_status(job, "FAILED")
-    events_backends[account][region].put_events([{
-        "Source": "aws.transcribe", "DetailType": "Transcribe Job State Change",
-        "Detail": json.dumps({"TranscriptionJobName": name, "TranscriptionJobStatus": job.status}),
-        "Resources": [], "EventBusName": "default"}])
 
 
 def _install_transcribe() -> None:
@@ -507,12 +558,34 @@ def _install_transcribe() -> None:
             # Transcribe redacts batch transcripts in en-US and es-US only, never with language identification.
             raise _service_error("BadRequestException", "Content redaction is supported for en-US and es-US only "
                                  "and is not compatible with language identification")
-        response = start(self, transcription_job_name, *args, **kwargs)
+        execution = kwargs.get("job_execution_settings") or {}
+        deferred = bool(execution.get("AllowDeferredExecution"))
+        if deferred and not execution.get("DataAccessRoleArn"):
+            raise _service_error("BadRequestException", "AllowDeferredExecution requires a DataAccessRoleArn")
+        jobs = _concurrent_jobs("transcribe")
+        slot = transcription_job_name not in self.transcriptions and not deferred and jobs is not None
+        if slot and not jobs.try_start():
+            raise _service_error("LimitExceededException", "You have exceeded the maximum number of concurrent "
+                                 "transcription jobs. Wait for a job to finish, or allow deferred execution.")
+        try:
+            response = start(self, transcription_job_name, *args, **kwargs)
+        except Exception:
+            if slot:
+                jobs.finish()
+            raise
         job = self.transcriptions[transcription_job_name]
-        job.start_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-        _pin_status(job, "IN_PROGRESS")
-        response["TranscriptionJob"]["TranscriptionJobStatus"] = "IN_PROGRESS"
-        _background(f"transcribe-{transcription_job_name}", lambda: _run_transcription(self, job))
+
+        def run() -> None:
+            job.start_time = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+            _pin_status(job, "IN_PROGRESS")
+            _background(f"transcribe-{transcription_job_name}", lambda: _run_transcription(self, job))
+
+        if deferred and jobs is not None:  # Transcribe queues the job until one of the account's slots is free
+            _pin_status(job, "QUEUED")
+            jobs.defer(run)
+        else:
+            run()
+        response["TranscriptionJob"]["TranscriptionJobStatus"] = job.status
         return response
 
     def get_transcription_job(self: Any, transcription_job_name: str) -> Any:
@@ -560,12 +633,17 @@ def _run_text_detection(backend: Any, job: Any, document: bytes, tag: str | None
     from moto.sns.models import sns_backends
 
     try:
+        time.sleep(quotas_module().min_job_seconds())
         blocks = _engines["textract"](document)
         job.job.update({"JobStatus": "SUCCEEDED", "Blocks": blocks, "DocumentMetadata": {"Pages": _pages(blocks)}})
     except Exception as exc:  # noqa: BLE001 - the job fails with a status message, as Textract's would
         log.info("text detection job %s failed: %s", job.job_id, exc)
         job.job.update({"JobStatus": "FAILED", "StatusMessage": str(exc), "Blocks": [],
                         "DocumentMetadata": {"Pages": 0}})
+    finally:
+        jobs = _concurrent_jobs("textract")
+        if jobs is not None:  # the job no longer counts against the quota once it ended
+            jobs.finish()
     channel = job.notification_channel or {}
     if channel.get("SNSTopicArn") and not iam.service_may(
             channel.get("RoleArn"), "textract.amazonaws.com", iam_policy.Request("sns:Publish", channel["SNSTopicArn"])):
@@ -608,6 +686,10 @@ def _install_textract() -> None:
         if token and token in tokens:  # Textract returns the same job for the same token
             return json.dumps({"JobId": tokens[token]})
         document = _document_bytes(self.current_account, location)
+        jobs = _concurrent_jobs("textract")
+        if jobs is not None and not jobs.try_start():
+            raise _textract_error("LimitExceededException", "An Amazon Textract service limit was exceeded: "
+                                  "too many asynchronous jobs in progress")
         job = TextractJob({"JobStatus": "IN_PROGRESS", "DetectDocumentTextModelVersion": "1.0"},
                           notification_channel=params.get("NotificationChannel"))
         backend.async_text_detection_jobs[job.job_id] = job
@@ -861,36 +943,171 @@ def install_task_runner(runners: Mapping[str, TaskRunner]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# StopExecution: the execution is ABORTED at once, not when its running task ends.
+# Capacity: service quotas and injected faults, answered where botocore sends a request (quotas.py).
 # --------------------------------------------------------------------------------------------------------------
 
-def install_execution_stop() -> None:
-    """moto's engine notices a StopExecution only when the state it is in ends: an execution waiting for a task
-    token (or in any Task with TimeoutSeconds) stays RUNNING for hours, and the task's end (its timeout, a late
-    SendTaskFailure) then overwrites the stop with FAILED. In AWS, DescribeExecution says ABORTED (with its
-    stopDate) at once, and it stays ABORTED; the engine's thread still runs to the task's end (as the timed-out
-    Lambda threads do), but no further state runs."""
-    from moto.stepfunctions.parser.api import ExecutionStatus
-    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+_refused = threading.local()  # the answer a refused request gets, while botocore sends it
 
-    stop = _patch(Execution, "stop", None)
-    reflect = _patch(BaseExecutionWorkerCommunication, "_reflect_execution_status", None)
 
-    def stop_now(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
-        stop(self, stop_date=stop_date, error=error, cause=cause)
-        if self.exec_status == ExecutionStatus.RUNNING:
-            self.exec_status, self.stop_date = ExecutionStatus.ABORTED, stop_date
-            self.aborted_by_request = stop_date  # read by reflect_stop below
+def install_capacity(quotas: Any = None, faults: Any = None) -> None:
+    """moto has no quotas: every request is served however many arrive. With this, requests over a rate quota
+    (quotas.Quotas) and a seeded share of injected faults (quotas.Faults) are answered with the service's own
+    throttling error or a 5xx instead of being run, in the service's protocol, so botocore's retry modes and the
+    pipeline's error mapping see what AWS would send. The answer is decided where botocore sends each attempt
+    (Endpoint._do_get_response) and delivered by moto's in-process stubber or, against the emulator's server, in
+    place of the HTTP request. Concurrent-job quotas are kept by the emulated Transcribe (QUEUED with
+    AllowDeferredExecution, LimitExceededException without) and Textract (LimitExceededException), Lambda's
+    concurrency by synchronous Invoke (TooManyRequestsException)."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.endpoint import Endpoint
+    from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
-    def reflect_stop(self: Any) -> None:
-        stopped = getattr(self.execution, "aborted_by_request", None)
-        reflect(self)
-        if stopped is not None:  # what the engine concluded after the stop does not change it
-            self.execution.exec_status, self.execution.stop_date = ExecutionStatus.ABORTED, stopped
-            self.execution.error = self.execution.cause = None
+    from media_pipeline.local import quotas as quota_rules
 
-    Execution.stop = stop_now  # type: ignore[method-assign]
-    BaseExecutionWorkerCommunication._reflect_execution_status = reflect_stop  # type: ignore[method-assign]
+    quota_rules.install(quotas, faults)
+    get_response = _patch(Endpoint, "_do_get_response", None)
+    send = _patch(Endpoint, "_send", None)
+    stub = _patch(BotocoreStubber, "__call__", None)
+
+    def answer(request: Any) -> Any:
+        status, headers, body = _refused.answer
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))
+
+    def do_get_response(self: Any, request: Any, operation_model: Any, context: Any) -> Any:
+        service = operation_model.service_model.service_id.hyphenize()
+        _refused.answer = quota_rules.refusal(service, operation_model.name, request.body)
+        try:
+            return get_response(self, request, operation_model, context)
+        finally:
+            _refused.answer = None
+
+    def send_unless_refused(self: Any, request: Any) -> Any:
+        return answer(request) if getattr(_refused, "answer", None) else send(self, request)
+
+    def stub_unless_refused(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if self.enabled and getattr(_refused, "answer", None):
+            return answer(request)
+        return stub(self, event_name, request, **kwargs)
+
+    Endpoint._do_get_response = do_get_response  # type: ignore[method-assign]
+    Endpoint._send = send_unless_refused  # type: ignore[method-assign]
+    BotocoreStubber.__call__ = stub_unless_refused  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# EventBridge schedules.
+# --------------------------------------------------------------------------------------------------------------
+
+_RATE_UNITS = {"minute": 60.0, "minutes": 60.0, "hour": 3600.0, "hours": 3600.0, "day": 86400.0, "days": 86400.0}
+_schedules: dict[str, Any] = {}
+
+
+def schedule_seconds(expression: str) -> float | None:
+    """`rate(5 minutes)` -> 300.0; None for what the emulator does not fire (cron expressions)."""
+    import re
+
+    match = re.fullmatch(r"rate\((\d+) (\w+)\)", (expression or "").strip())
+    if not match or match.group(2) not in _RATE_UNITS:
+        return None
+    return int(match.group(1)) * _RATE_UNITS[match.group(2)]
+
+
+def install_schedules(time_scale: float = 1.0, tick: float = 0.25) -> None:
+    """moto stores rules with a ScheduleExpression but never fires them. With this, each `rate(...)` rule sends
+    EventBridge's "Scheduled Event" to its targets at its rate multiplied by `time_scale` (tests compress time;
+    cron expressions are not fired)."""
+    from moto.events.models import events_backends
+
+    stop = _schedules.get("stop")
+    if stop is not None:
+        stop.set()
+    stop = threading.Event()
+    _schedules["stop"] = stop
+    last: dict[str, float] = {}
+
+    def fire_due() -> None:
+        now = time.monotonic()
+        for account, regions in list(events_backends.items()):
+            for region, backend in list(regions.items()):
+                rules = [rule for bus in list(backend.event_buses.values()) for rule in list(bus.rules.values())]
+                for rule in rules:
+                    seconds = schedule_seconds(getattr(rule, "scheduled_expression", None) or "")
+                    if seconds is None or rule.state != "ENABLED":
+                        continue
+                    due = last.setdefault(rule.arn, now) + seconds * time_scale
+                    if now < due:
+                        continue
+                    last[rule.arn] = now
+                    rule.send_to_targets({
+                        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                        "source": "aws.events", "account": account, "time": time.time(),
+                        "region": region, "resources": [rule.arn], "detail": {}, "ingestion-time": time.time()})
+
+    def run() -> None:
+        while not stop.wait(tick):
+            try:
+                fire_due()
+            except Exception:  # noqa: BLE001 - a schedule that cannot fire now fires at the next tick
+                log.exception("a scheduled rule could not fire")
+
+    threading.Thread(target=run, name="emulator-schedules", daemon=True).start()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Step Functions' execution status change events on the default bus.
+# --------------------------------------------------------------------------------------------------------------
+
+def install_execution_events() -> None:
+    """moto's Step Functions puts no "Step Functions Execution Status Change" event on EventBridge. With this, an
+    execution that ends (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) puts one on the default bus, shaped as AWS's."""
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    terminated = _patch(BaseExecutionWorkerCommunication, "terminated", None)
+
+    def terminated_with_event(self: Any) -> None:
+        terminated(self)
+        execution = self.execution
+        status = getattr(execution.exec_status, "value", str(execution.exec_status))
+        detail = {"executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine_arn,
+                  "name": execution.name, "status": status,
+                  "startDate": int(execution.start_date.timestamp() * 1000) if execution.start_date else None,
+                  "stopDate": int(execution.stop_date.timestamp() * 1000) if execution.stop_date else None}
+        region = execution.exec_arn.split(":")[3]
+        events_backends[execution.account_id][region].put_events([{
+            "Source": "aws.states", "DetailType": "Step Functions Execution Status Change",
+            "Detail": json.dumps(detail), "Resources": [execution.exec_arn], "EventBusName": "default"}])
+
+    BaseExecutionWorkerCommunication.terminated = terminated_with_event  # type: ignore[method-assign]
+
+
+def install_stop_execution() -> None:
+    """moto's StopExecution does not end an execution waiting on a task token: it stays RUNNING until the token is
+    answered or times out, and then ends FAILED (States.Timeout or States.Runtime). With this, stopping interrupts
+    the execution's waits and the execution ends ABORTED, as in AWS, whatever error the interrupted state raises."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    stop = _patch(ExecutionWorker, "stop", None)
+    set_error = _patch(Environment, "set_error", None)
+    set_timed_out = _patch(Environment, "set_timed_out", None)
+
+    def stop_and_interrupt(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        stop(self, stop_date, error, cause)
+        for endpoint in list(self.env.callback_pool_manager._pool.values()):
+            endpoint.interrupt_all()
+
+    def unless_stopped(original: Callable[..., None]) -> Callable[..., None]:
+        def apply(self: Any, *args: Any, **kwargs: Any) -> None:
+            if isinstance(self._program_state, ProgramStopped):
+                return
+            original(self, *args, **kwargs)
+        return apply
+
+    ExecutionWorker.stop = stop_and_interrupt  # type: ignore[method-assign]
+    Environment.set_error = unless_stopped(set_error)  # type: ignore[method-assign]
+    Environment.set_timed_out = unless_stopped(set_timed_out)  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1068,7 +1285,6 @@ def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcri
                        comprehend_pii=comprehend_pii)
     install_task_runner(task_runners or {})
     install_message_move_tasks()
-    install_execution_stop()
     from media_pipeline.local import limits
 
     limits.install_limits()
@@ -1076,7 +1292,7 @@ def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcri
 
 __all__ = [
     "MOTO_CONFIG", "MOTO_VERSION", "EmulatorServer", "EngineError", "LambdaContext", "apply_config",
-    "install_ai_engines", "install_all", "install_event_delivery", "install_execution_stop", "install_lambda_runtime",
+    "install_ai_engines", "install_all", "install_event_delivery", "install_lambda_runtime",
     "install_message_move_tasks",
     "install_task_callbacks", "install_task_runner",
     "lambda_error_payload", "start_server", "uninstall", "wait_for_background_work",

@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping
 
 from media_pipeline import steps
 from media_pipeline.local import account, deployment, iam, limits, moto_gaps
+from media_pipeline.local import quotas as quota_rules
 from media_pipeline.pipeline_results import PipelineResults
 
 def load_handler(name: str, root: Path = account.PROJECT_ROOT) -> Callable[[dict[str, Any], Any], Any]:
@@ -75,7 +76,8 @@ class LocalPipeline(account.EmulatedAccount):
     def __init__(self, *, mode: str = "server", root: Path | str = account.PROJECT_ROOT, engines: bool = True,
                  worker: str | None = None, environment: Mapping[str, str] | None = None,
                  warm_engines: bool = False, log_level: str = "WARNING", enforce_iam: bool = True,
-                 ingest_visibility_timeout: int | None = None):
+                 ingest_visibility_timeout: int | None = None, quotas: "quota_rules.Quotas | None" = None,
+                 faults: "quota_rules.Faults | None" = None, schedule_time_scale: float = 1.0):
         if mode not in ("server", "mock"):
             raise ValueError("mode is 'server' or 'mock'")
         self.mode = mode
@@ -91,6 +93,10 @@ class LocalPipeline(account.EmulatedAccount):
         self.substitutions: dict[str, str] = dict(account.SUBSTITUTIONS)
         self.enforce_iam = enforce_iam
         self.ingest_visibility_timeout = ingest_visibility_timeout  # None: as deployed; tests shorten it
+        # Service quotas (AWS's defaults unless given) and injected faults (none unless given): quotas.py. The
+        # pipeline's own Textract limit (TEXTRACT_MAX_JOBS) follows the emulated quota when one is given.
+        self.quotas, self.faults = quotas, faults
+        self.schedule_time_scale = schedule_time_scale  # EventBridge schedules fire this much sooner (< 1) in tests
         self.snapshot = deployment.load()
         self.binding = account.binding(self.snapshot, bucket=self.bucket, table=self.table)
         self._server: moto_gaps.EmulatorServer | None = None
@@ -157,13 +163,17 @@ class LocalPipeline(account.EmulatedAccount):
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
             "AWS_DEFAULT_REGION": account.REGION, "AWS_REGION": account.REGION,
             "MEDIA_BUCKET": self.bucket, "JOBS_TABLE": self.table, "EVENT_BUS_NAME": "default",
-            "account.UPLOAD_PREFIX": account.UPLOAD_PREFIX, "account.RESULTS_PREFIX": account.RESULTS_PREFIX,
+            "UPLOAD_PREFIX": account.UPLOAD_PREFIX, "RESULTS_PREFIX": account.RESULTS_PREFIX,
             "STATE_MACHINE_ARN": f"arn:aws:states:{account.REGION}:{account.ACCOUNT}:stateMachine:{account.STATE_MACHINE_NAME}",
             "MAX_MEDIA_BYTES": str(2 * 1024**3), "TRANSCRIBE_LANGUAGE": "auto",
             "BEDROCK_MODEL_ID": MODEL_ID,  # honest: the manifest says the enrichment is extractive
             "ENRICHMENT_MAX_INPUT_TOKENS": "6000", "ENRICHMENT_TOKEN_BUDGET": "200000",
             "TEXTRACT_SNS_TOPIC_ARN": self.binding.arn("AiServicesTextractTopic"),
             "TEXTRACT_ROLE_ARN": self.binding.arn(account.service_role(self.snapshot, "textract.amazonaws.com")),
+            "TRANSCRIBE_DATA_ACCESS_ROLE_ARN": self.binding.arn(
+                account.service_role(self.snapshot, "transcribe.amazonaws.com")),
+            "TEXTRACT_MAX_JOBS": str(self.quotas.textract_concurrent_jobs if self.quotas else 90),
+            "CAPACITY_LEASE_SECONDS": "3600",
             "VIDEO_LAMBDA_MAX_SECONDS": "600", "LANGUAGE_IDENTIFICATION": "enabled",
             "INGEST_QUEUE_URL": self.binding.ref("IngestQueue"), "RECONCILE_GRACE_SECONDS": "900",
             "POWERTOOLS_SERVICE_NAME": "media-pipeline", "POWERTOOLS_METRICS_NAMESPACE": "MediaPipeline",
@@ -206,8 +216,11 @@ class LocalPipeline(account.EmulatedAccount):
                                          comprehend_language=language.detect_dominant_language,
                                          comprehend_pii=pii.detect_pii_entities)
         moto_gaps.install_task_runner({account.WORKER_FAMILY: self._run_worker})
+        moto_gaps.install_capacity(self.quotas, self.faults)
+        moto_gaps.install_execution_events()
+        moto_gaps.install_stop_execution()
+        moto_gaps.install_schedules(self.schedule_time_scale)
         moto_gaps.install_message_move_tasks()
-        moto_gaps.install_execution_stop()
         limits.install_limits()
         if self.enforce_iam:
             self._install_iam()

@@ -369,7 +369,8 @@ def test_scanned_pdf_end_to_end_with_the_real_textract_model(env, sfn):
     use("textract", real)
     with stubber:
         started = start(state)
-        assert started == {"job_id": "job-1", "status": "IN_PROGRESS", "resumed": None}
+        assert started == {"admitted": True, "job_id": "job-1", "status": "IN_PROGRESS", "resumed": None,
+                           "started_for": [started["started_for"][0]]}
         assert token_item()["task_token"]["S"] == "task-token-1"
 
         resumed = callback(notification("SUCCEEDED"))
@@ -474,13 +475,21 @@ def scanned_state(textract) -> dict:
     return state
 
 
-def test_throttled_start_raises_throttled_error(env, textract):
+def test_a_throttled_start_fails_the_task_as_throttled_and_gives_the_slot_back(env, textract, sfn):
+    """The job is started by whoever dispatches the item (this step, a callback, release_capacity): a refusal goes
+    to the item's own execution through its task token, named ThrottledError so that the state's Retry applies."""
+    from media_pipeline import admission
+
     state = scanned_state(textract)
-    for code in ("LimitExceededException", "ProvisionedThroughputExceededException", "ThrottlingException"):
+    for attempt, code in enumerate(("LimitExceededException", "ProvisionedThroughputExceededException",
+                                    "ThrottlingException")):
         textract.errors["start_document_text_detection"] = client_error(code)
-        with pytest.raises(ThrottledError) as caught:
-            start(state)
-        assert caught.value.code == "TEXTRACT_THROTTLED", code
+        assert start(state, token=f"token-{attempt}")["admitted"] is False
+        name, call = sfn.calls[-1]
+        assert name == "failure" and call["taskToken"] == f"token-{attempt}", code
+        assert call["error"] == "ThrottledError" and json.loads(call["cause"])["code"] == "TEXTRACT_THROTTLED"
+        assert admission.holders("textract") == {} and admission.waiting("textract") == []
+        assert token_item() is None
 
 
 def test_a_retried_start_whose_job_already_finished_resumes_the_execution(env, textract, sfn):
@@ -510,12 +519,15 @@ def test_a_retried_start_that_may_not_read_the_job_fails_the_step(env, textract,
     stubber.add_client_error("get_document_text_detection", service_error_code="AccessDeniedException",
                              service_message="User is not authorized to perform: textract:GetDocumentTextDetection",
                              http_status_code=400, expected_params={"JobId": "job-1", "MaxResults": 1})
-    with stubber, pytest.raises(PipelineError) as caught:
-        start(state, token="token-2")
+    with stubber:
+        assert start(state, token="token-2")["failed"] == "TEXTRACT_ACCESS_DENIED"
     stubber.assert_no_pending_responses()
-    assert caught.value.code == "TEXTRACT_ACCESS_DENIED"
-    assert "GetDocumentTextDetection: AccessDeniedException" in caught.value.reason
-    assert sfn.calls == [] and token_item()["task_token"]["S"] == "token-2"
+    [(name, call)] = sfn.calls  # the failure reaches the execution through its token: its Catch records it
+    assert name == "failure" and call["taskToken"] == "token-2" and call["error"] == "PipelineError"
+    cause = json.loads(call["cause"])
+    assert cause["code"] == "TEXTRACT_ACCESS_DENIED"
+    assert "GetDocumentTextDetection: AccessDeniedException" in cause["message"]
+    assert token_item() is None
 
 
 def test_a_retried_start_that_may_not_resume_the_execution_fails_the_step(env, textract):

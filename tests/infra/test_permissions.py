@@ -45,6 +45,20 @@ def task_response(*, heartbeat: bool = False) -> set[tuple[str, str, str]]:
                   STATE_MACHINE)
 
 
+def textract_dispatcher(stem: str, token_actions: str) -> set[tuple[str, str, str]]:
+    """Whoever may start a queued item's Textract job (media_pipeline/admission.py): the start step, the callback
+    that frees a slot, and release_capacity."""
+    return (lambda_basics(stem)
+            | grants("s3:GetObject", RESULTS)  # Textract reads the OCR input as the caller
+            | grants(token_actions, TABLE, leading_keys("TOKEN#textract#"))
+            | grants("dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query", TABLE,
+                     leading_keys("CAPACITY#textract"))  # the slots and the queue
+            | grants("textract:StartDocumentTextDetection textract:GetDocumentTextDetection", "*")
+            | grants("iam:PassRole", "<AiServices/TextractPublishRole.Arn>",
+                     _condition({"StringEquals": {"iam:PassedToService": "textract.amazonaws.com"}}))
+            | task_response())
+
+
 STEP_FUNCTIONS = ("AnalyzeDocument", "CollectDocumentText", "Enrich", "ExtractMedia", "Finalize", "IdentifyLanguage",
                   "ProbeMedia", "ProcessTranscript", "RedactPii", "StartDocumentAnalysis", "StartTranscription")
 
@@ -63,7 +77,10 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     | grants("s3:PutObject", RESULTS)  # and writes its transcript as the caller
     | grants("dynamodb:PutItem dynamodb:GetItem dynamodb:DeleteItem", TABLE, leading_keys("TOKEN#transcribe#"))
     | grants("transcribe:StartTranscriptionJob transcribe:GetTranscriptionJob", TRANSCRIPTION_JOBS)
+    | grants("iam:PassRole", "<AiServices/TranscribeDataAccessRole.Arn>",  # deferred execution past the quota
+             _condition({"StringEquals": {"iam:PassedToService": "transcribe.amazonaws.com"}}))
     | task_response(),
+    "AiServices/TranscribeDataAccessRole": grants("s3:GetObject", UPLOADS) | grants("s3:GetObject", RESULTS),
     "TranscribeCallbackRole": lambda_basics("TranscribeCallback")
     | grants("dynamodb:GetItem dynamodb:DeleteItem", TABLE, leading_keys("TOKEN#transcribe#"))
     | grants("transcribe:GetTranscriptionJob", TRANSCRIPTION_JOBS)
@@ -88,18 +105,10 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     | grants("s3:GetObject s3:GetObjectVersion", UPLOADS)
     | grants("s3:PutObject s3:AbortMultipartUpload", RESULTS)
     | grants("textract:DetectDocumentText", "*"),
-    "StartDocumentAnalysisRole": lambda_basics("StartDocumentAnalysis")
-    | grants("s3:GetObject", RESULTS)  # Textract reads the OCR input as the caller
-    | grants("dynamodb:PutItem dynamodb:GetItem dynamodb:DeleteItem", TABLE, leading_keys("TOKEN#textract#"))
-    | grants("textract:StartDocumentTextDetection textract:GetDocumentTextDetection", "*")
-    | grants("iam:PassRole", "<AiServices/TextractPublishRole.Arn>",
-             _condition({"StringEquals": {"iam:PassedToService": "textract.amazonaws.com"}}))
-    | task_response(),
-    "TextractCallbackRole": lambda_basics("TextractCallback")
-    | grants("dynamodb:GetItem dynamodb:DeleteItem", TABLE, leading_keys("TOKEN#textract#"))
-    | grants("textract:GetDocumentTextDetection", "*")
-    | grants("sqs:SendMessage", "<AiServices/TextractCallbackDeadLetterQueue.Arn>")  # failed invocations
-    | task_response(),
+    "StartDocumentAnalysisRole": textract_dispatcher("StartDocumentAnalysis", "dynamodb:PutItem dynamodb:GetItem dynamodb:DeleteItem"),
+    "TextractCallbackRole": textract_dispatcher("TextractCallback", "dynamodb:GetItem dynamodb:DeleteItem")
+    | grants("sqs:SendMessage", "<AiServices/TextractCallbackDeadLetterQueue.Arn>"),  # failed invocations
+    "ReleaseCapacityRole": textract_dispatcher("ReleaseCapacity", "dynamodb:GetItem dynamodb:DeleteItem"),
     "CollectDocumentTextRole": lambda_basics("CollectDocumentText")
     | grants("s3:GetObject s3:PutObject s3:AbortMultipartUpload", RESULTS)
     | grants("textract:GetDocumentTextDetection", "*"),

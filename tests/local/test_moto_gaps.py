@@ -1094,37 +1094,3 @@ def test_message_move_task_refuses_a_queue_that_is_no_dlq(patched: None) -> None
     with pytest.raises(sqs.exceptions.ResourceNotFoundException):
         sqs.start_message_move_task(SourceArn=queue_arn + "-nowhere")
 
-
-# ---- StopExecution ----------------------------------------------------------------------------------------------
-
-def stopped_while_waiting_for_a_token() -> tuple[dict[str, Any], str]:
-    """An execution waiting for a task token nobody sends, stopped; DescribeExecution right after the stop."""
-    arn = create_function("start_job")
-    definition = {"StartAt": "Wait", "States": {"Wait": {
-        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-        "Parameters": {"FunctionName": arn, "Payload": {"token.$": "$$.Task.Token"}}, "TimeoutSeconds": 3,
-        "End": True}}}
-    sfn = client("stepfunctions")
-    machine = sfn.create_state_machine(name=f"m{time.monotonic_ns()}", definition=json.dumps(definition),
-                                       roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn")["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-    until(lambda: any(e["type"] == "TaskSubmitted" for e in sfn.get_execution_history(executionArn=execution)["events"]))
-    sfn.stop_execution(executionArn=execution, error="Stopped", cause="by the test")
-    time.sleep(0.3)
-    return sfn.describe_execution(executionArn=execution), execution
-
-
-def test_gap_stop_execution_is_not_seen_while_a_task_waits(plain: None) -> None:
-    described, execution = stopped_while_waiting_for_a_token()
-    assert described["status"] == "RUNNING"
-    until(lambda: client("stepfunctions").describe_execution(executionArn=execution)["status"] != "RUNNING",
-          timeout=10)  # the task's timeout ends it
-
-
-def test_stop_execution_aborts_the_execution_at_once(patched: None) -> None:
-    moto_gaps.install_execution_stop()
-    moto_gaps.install_lambda_runtime({"start_job": lambda event, context: {}})
-    described, execution = stopped_while_waiting_for_a_token()
-    assert described["status"] == "ABORTED" and "stopDate" in described
-    time.sleep(3.5)  # the task's timeout passes: the engine ends it as stopped, not as timed out
-    assert client("stepfunctions").describe_execution(executionArn=execution)["status"] == "ABORTED"

@@ -51,18 +51,22 @@ def test_token_budget_samples_parts_and_says_so(fake_bedrock):
     assert usage.warnings[0]["code"] == "ENRICHMENT_INPUT_SAMPLED"
 
 
-def test_throttling_is_retried_then_raised(fake_bedrock):
+def test_throttling_left_to_botocore_and_the_state_machine_is_raised_typed(fake_bedrock):
+    """No retry loop of its own: botocore's adaptive mode retried inside the call; what escapes it is one typed
+    ThrottledError for the state machine's Retry."""
     from botocore.exceptions import ClientError
 
+    calls = []
+
     def throttled(**_):
+        calls.append(1)
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Converse")
 
     fake_bedrock.converse = throttled
-    sleeps = []
     with pytest.raises(ThrottledError) as caught:
-        enrichment.converse("m", "prompt", enrichment.Usage(), sleep=sleeps.append)
+        enrichment.converse("m", "prompt", enrichment.Usage())
     assert caught.value.code == "BEDROCK_THROTTLED"
-    assert len(sleeps) == 3 and all(0 <= s <= 20 for s in sleeps)
+    assert len(calls) == 1
 
 
 def test_invalid_output_is_asked_again_once(fake_bedrock):
