@@ -5,6 +5,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
@@ -84,3 +85,9 @@ class Ingest(Construct):
             # A burst of uploads is taken at this pace; the rest waits in the queue, never in a retry loop.
             max_concurrency=max_concurrency,
         ))
+
+    def grant_send_uploads(self, grantee: iam.IGrantable) -> None:
+        """SendMessage only (not CDK's grant_send_messages, which adds GetQueueAttributes and GetQueueUrl): reconcile
+        puts an upload's event on the queue again."""
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sqs:SendMessage"], resources=[self.queue.queue_arn]))

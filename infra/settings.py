@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "worker_memory_mib": 4096,
     "worker_networking": "public",
     "log_retention_days": 30,
+    "reconcile_schedule_minutes": 60,
+    "reconcile_grace_minutes": 15,
     "bundling": True,
     "ingest_max_concurrency": 10,
     "textract_max_jobs": 90,
@@ -62,6 +64,8 @@ class PipelineSettings:
     worker_memory_mib: int
     worker_networking: str
     log_retention_days: int
+    reconcile_schedule_minutes: int  # 0: no schedule (run `media-pipeline reconcile` by hand)
+    reconcile_grace_minutes: int
     bundling: bool
     ingest_max_concurrency: int  # the ingest function's concurrency from its queue (SQS maximum concurrency)
     textract_max_jobs: int  # asynchronous Textract jobs at once (media_pipeline/admission.py)
@@ -99,6 +103,8 @@ class PipelineSettings:
                              f"{self.ingest_max_concurrency}")
         if self.textract_max_jobs < 1 or self.capacity_lease_seconds < 60:
             raise ValueError("textract_max_jobs must be at least 1 and capacity_lease_seconds at least 60")
+        if self.reconcile_schedule_minutes < 0 or self.reconcile_grace_minutes < 1:
+            raise ValueError("reconcile_schedule_minutes must be 0 (off) or more, reconcile_grace_minutes at least 1")
         if self.pii_redaction and self.transcribe_language not in ("", "auto", "en-US", "es-US"):
             # Transcribe redacts batch transcripts in US English and US Spanish only, without language identification.
             raise ValueError("pii_redaction needs transcribe_language 'en-US' or 'es-US' (or 'auto', which then means "

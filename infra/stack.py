@@ -15,6 +15,7 @@ from infra.ai_services import AiServices
 from infra.functions import FunctionFactory, camel
 from infra.ingest import Ingest, event_pattern
 from infra.observability import Observability
+from infra.reconcile import Reconcile
 from infra.settings import PipelineSettings
 from infra.storage import JOB_KEY_PREFIX, Storage, token_key_prefix
 from infra.video import VideoWorker
@@ -92,6 +93,8 @@ class MediaPipelineStack(Stack):
         )
         workflow = Workflow(self, "Workflow", functions=fn, worker=worker, observability=observability)
         state_machine = workflow.state_machine
+        reconcile = Reconcile(self, "Reconcile", function=fn[steps.triggered_by(steps.SCHEDULE).name],
+                              schedule_minutes=settings.reconcile_schedule_minutes)
 
         # --- settings and grants: what each step of the registry uses and calls -----------------------------
         # (docs/deploy.md, "Permissions", lists them role by role.)
@@ -106,13 +109,16 @@ class MediaPipelineStack(Stack):
             "TRANSCRIBE_DATA_ACCESS_ROLE_ARN": ai.transcribe_data_access_role.role_arn,
             "TEXTRACT_MAX_JOBS": str(settings.textract_max_jobs),
             "CAPACITY_LEASE_SECONDS": str(settings.capacity_lease_seconds),
+            "INGEST_QUEUE_URL": ingest.queue.queue_url,
+            "RECONCILE_GRACE_SECONDS": str(settings.reconcile_grace_minutes * 60),
         }
         default_bus = events.EventBus.from_event_bus_name(self, "DefaultEventBus", "default")
         for step in steps.STEPS:
             function = fn[step.name]
-            for name in step.settings + (("STATE_MACHINE_ARN",) if step.permissions.start_execution else ()):
+            for name in dict.fromkeys(step.settings + (("STATE_MACHINE_ARN",) if step.permissions.start_execution else ())):
                 function.add_environment(name, step_settings[name])
-            self._grant(step, function, storage=storage, ai=ai, workflow=workflow, default_bus=default_bus)
+            self._grant(step, function, storage=storage, ai=ai, workflow=workflow, ingest=ingest,
+                        default_bus=default_bus)
         # Transcribe reads what it transcribes through its data access role when it runs a queued job.
         storage.grant_read_uploads(ai.transcribe_data_access_role, versions=False)
         storage.grant_read_results(ai.transcribe_data_access_role)
@@ -144,14 +150,19 @@ class MediaPipelineStack(Stack):
         CfnOutput(self, "DeadLetterQueueUrl", value=ingest.dead_letter_queue.queue_url)
         CfnOutput(self, "TranscribeCallbackDeadLetterQueueUrl", value=ai.transcribe_dead_letter_queue.queue_url)
         CfnOutput(self, "TextractCallbackDeadLetterQueueUrl", value=ai.textract_dead_letter_queue.queue_url)
+        CfnOutput(self, "ReconcileFunctionName", value=reconcile.function.function_name)
+        for step in (steps.TRANSCRIBE_EVENTS, steps.TEXTRACT_TOPIC):  # `media-pipeline redrive` replays their DLQs
+            name = steps.triggered_by(step).name
+            CfnOutput(self, f"{camel(name)}FunctionName", value=fn[name].function_name)
 
         self.storage, self.ingest, self.ai_services = storage, ingest, ai
         self.video_worker, self.workflow, self.observability = worker, workflow, observability
+        self.reconcile = reconcile
         storage.acknowledge_prefix_grants(self)
 
     @staticmethod
     def _grant(step: steps.Step, function: lambda_.Function, *, storage: Storage, ai: AiServices,
-               workflow: Workflow, default_bus: events.IEventBus) -> None:
+               workflow: Workflow, ingest: Ingest, default_bus: events.IEventBus) -> None:
         """A step's Permissions as grants, each on the narrowest resource. Uploads are read by version id (the
         event's) except by Transcribe, which reads the s3:// URI for start_transcription; results are read by
         key; Transcribe and Textract read their input, and Transcribe writes its output, with the caller's
@@ -186,5 +197,11 @@ class MediaPipelineStack(Stack):
         for service in allowed.capacity:  # admission control's slots and queue (Query finds the oldest waiting)
             storage.grant_table_items(function, ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
                                                  "dynamodb:Query"], key_prefix=f"{steps.CAPACITY_KEY_PREFIX}{service}")
+        if allowed.list_uploads:
+            storage.grant_list_uploads(function)
+        if allowed.describe_executions:
+            workflow.grant_describe_executions(function)
+        if allowed.send_to_ingest:
+            ingest.grant_send_uploads(function)
         if allowed.resume_execution:  # the callbacks, and the start steps when a retry finds its job finished
             workflow.grant_task_response(function.role, f"{camel(step.name)}TaskResponse")

@@ -116,6 +116,14 @@ class Storage(Construct):
         actions = ["s3:PutObject", "s3:AbortMultipartUpload"] if multipart else ["s3:PutObject"]
         self._grant(grantee, actions, self.results_arn())
 
+    def grant_list_uploads(self, grantee: iam.IGrantable) -> None:
+        """ListObjectVersions under the upload prefix only (reconcile): the bucket ARN with an `s3:prefix` condition."""
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucketVersions"],
+            resources=[self.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{self.upload_prefix}*"]}},
+        ))
+
     def grant_table_items(self, grantee: iam.IGrantable, actions: list[str], *, key_prefix: str) -> None:
         """Item actions on the jobs table, limited to the items whose partition key starts with `key_prefix`
         (`MEDIA#` job records, `TOKEN#<kind>#` task tokens): a step reaches only the records it owns."""

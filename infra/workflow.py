@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from aws_cdk import Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
@@ -100,6 +100,19 @@ class Workflow(Construct):
             resources=[worker.task_role.role_arn, worker.execution_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         ))
+
+    def grant_describe_executions(self, grantee: iam.IGrantable) -> None:
+        """DescribeExecution on this state machine's executions only (`execution:<name>:*`)."""
+        executions = Stack.of(self).format_arn(service="states", resource="execution",
+                                               resource_name=f"{self.state_machine.state_machine_name}:*",
+                                               arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["states:DescribeExecution"], resources=[executions]))
+        role = grantee if isinstance(grantee, iam.Role) else getattr(grantee, "role", None)
+        if role is not None:
+            nag.acknowledge(role, f"AwsSolutions-IAM5[Resource::{nag.finding_resource(self, executions)}]",
+                            "Executions are named by media id at run time; the grant is this state machine's "
+                            "executions only")
 
     def grant_task_response(self, role: iam.IRole, construct_id: str, *, heartbeat: bool = False) -> iam.Policy:
         """SendTaskSuccess/Failure for a step that resumes a waiting execution (a Lambda or the worker), and

@@ -29,6 +29,8 @@ class Settings:
     transcribe_data_access_role_arn: str = ""  # Transcribe queues jobs past its quota with it (deferred execution)
     textract_max_jobs: int = 90  # asynchronous Textract jobs at once (admission.py); the account's quota is 100
     capacity_lease_seconds: int = 3600  # a slot whose release was lost returns after this
+    ingest_queue_url: str = ""  # INGEST_QUEUE_URL: where reconcile sends an upload again
+    reconcile_grace_seconds: int = 15 * 60  # RECONCILE_GRACE_SECONDS: uploads younger than this are left alone
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -53,6 +55,8 @@ class Settings:
             transcribe_data_access_role_arn=env.get("TRANSCRIBE_DATA_ACCESS_ROLE_ARN", ""),
             textract_max_jobs=int(env.get("TEXTRACT_MAX_JOBS", "90")),
             capacity_lease_seconds=int(env.get("CAPACITY_LEASE_SECONDS", "3600")),
+            ingest_queue_url=env.get("INGEST_QUEUE_URL", ""),
+            reconcile_grace_seconds=int(env.get("RECONCILE_GRACE_SECONDS", str(15 * 60))),
         )
 
 

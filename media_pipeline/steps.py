@@ -24,6 +24,7 @@ TRANSCRIBE_EVENTS = "transcribe-events"  # EventBridge: Transcribe Job State Cha
 TEXTRACT_TOPIC = "textract-topic"      # SNS: Textract's completion notifications
 EXECUTION_EVENTS = "execution-events"  # EventBridge: an execution of the pipeline ended other than SUCCEEDED
 CAPACITY_KEY_PREFIX = "CAPACITY#"      # media_pipeline/admission.py: slots and waiting items, per service
+SCHEDULE = "schedule"                  # an EventBridge schedule (reconcile_schedule_minutes)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class Permissions:
     put_events: bool = False
     resume_execution: bool = False      # SendTaskSuccess/Failure on the state machine
     capacity: tuple[str, ...] = ()      # admission control: slots and queue of a service (CAPACITY#<service>)
+    list_uploads: bool = False          # ListObjectVersions under the upload prefix
+    describe_executions: bool = False   # DescribeExecution on the state machine's executions
+    send_to_ingest: bool = False        # SendMessage to the ingest queue (an upload's event, again)
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,11 @@ STEPS: tuple[Step, ...] = (
          permissions=Permissions(read_uploads="versions")),
     Step("extract_media", "Audio parts, thumbnails and poster of a short video", 900, 3008, ephemeral_storage_mib=10240,
          permissions=Permissions(read_uploads="versions", write_results="multipart")),
+    Step("reconcile", "Finds uploads with neither a manifest nor a running execution, and finishes them", 900, 512,
+         trigger=SCHEDULE, settings=("STATE_MACHINE_ARN", "INGEST_QUEUE_URL", "RECONCILE_GRACE_SECONDS"),
+         permissions=Permissions(list_uploads=True, job_records=("dynamodb:GetItem", "dynamodb:UpdateItem"),
+                                 describe_executions=True, send_to_ingest=True,
+                                 write_results="objects", put_events=True)),  # an ended execution's manifest
 )
 
 BY_NAME: dict[str, Step] = {step.name: step for step in STEPS}

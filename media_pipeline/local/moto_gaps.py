@@ -34,6 +34,8 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | StopExecution leaves a task-token wait RUNNING, then FAILED     | `install_stop_execution`: interrupted, ABORTED          |
 | No "Step Functions Execution Status Change" events              | `install_execution_events`: put on the default bus      |
 | Schedule rules never fire; a patternless rule matches any event | `install_schedules`: rate() rules fire, nothing else    |
+| SQS has no StartMessageMoveTask / ListMessageMoveTasks (DLQ     | `install_message_move_tasks`: a DLQ's messages moved   |
+| redrive): NotImplementedError                                   | back on a thread; tasks listed with their counts       |
 | No IAM: every caller may do anything (and a missing key is 404) | `iam.install` + `install_principals`: each call is     |
 |                                                                 | authorized as its role from the synthesized template;  |
 |                                                                 | deliveries need the target's Lambda/queue permission   |
@@ -1131,6 +1133,112 @@ def install_stop_execution() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# SQS message move tasks (DLQ redrive): StartMessageMoveTask and ListMessageMoveTasks.
+# --------------------------------------------------------------------------------------------------------------
+
+_move_tasks: dict[str, list[dict[str, Any]]] = {}  # source queue ARN -> its tasks, newest first
+
+
+def _sqs_error(code: str, message: str) -> Exception:
+    from moto.sqs.exceptions import SQSException
+
+    return SQSException(code, message)
+
+
+def _move_messages(backend: Any, source: Any, destination: Any, task: dict[str, Any]) -> None:
+    """What SQS does for a move task: receive from the DLQ, send each message to the destination as a new message
+    (body and attributes kept, receive count reset), delete it from the DLQ; at most the rate asked for."""
+    rate = task.get("MaxNumberOfMessagesPerSecond")
+    while task["Status"] == "RUNNING":
+        messages = backend.receive_message(source.name, 10, 0, 30)
+        if not messages:
+            break
+        for message in messages:
+            backend.send_message(destination.name, message.body,
+                                 message_attributes=dict(message.message_attributes or {}) or None)
+            backend.delete_message(source.name, message.receipt_handle)
+            task["ApproximateNumberOfMessagesMoved"] += 1
+            if rate:
+                time.sleep(1.0 / int(rate))
+    if task["Status"] == "RUNNING":
+        task["Status"] = "COMPLETED"
+
+
+def install_message_move_tasks() -> None:
+    """SQS's DLQ redrive API, which moto 5.2.5 does not implement (NotImplementedError).
+
+    StartMessageMoveTask(SourceArn, [DestinationArn], [MaxNumberOfMessagesPerSecond]) moves the DLQ's messages on
+    a background thread, as new messages, to DestinationArn or, without it, back to the queue whose RedrivePolicy
+    names the DLQ (AWS remembers each message's own source queue; the emulator requires that exactly one queue
+    uses the DLQ). A source that is no queue's DLQ, or that already has a running task, is refused with
+    UnsupportedOperation; a missing queue with ResourceNotFoundException. ListMessageMoveTasks(SourceArn,
+    [MaxResults, default 1]) reports the newest tasks first: Status, ApproximateNumberOfMessagesToMove (counted at
+    the start), ApproximateNumberOfMessagesMoved, StartedTimestamp, and the TaskHandle of a running task.
+    CancelMessageMoveTask is not emulated.
+    """
+    from moto.core.responses import ActionResult
+    from moto.sqs.responses import SQSResponse
+
+    _move_tasks.clear()
+
+    def queue_of(backend: Any, arn: str) -> Any:
+        try:
+            return backend.get_queue(arn.rsplit(":", 1)[-1])
+        except Exception:  # noqa: BLE001 - moto's QueueDoesNotExist; SQS says it this way for this API
+            raise _sqs_error("ResourceNotFoundException", f"The resource that you specified for the SourceArn "
+                             f"parameter doesn't exist: {arn}") from None
+
+    def start_message_move_task(self: Any) -> Any:
+        backend = self.sqs_backend
+        source_arn = self._get_param("SourceArn")
+        source = queue_of(backend, source_arn)
+        sources = backend.list_dead_letter_source_queues(source.name)
+        if not sources:
+            raise _sqs_error("UnsupportedOperation", "Source queue must be configured as a Dead Letter Queue.")
+        destination_arn = self._get_param("DestinationArn")
+        if destination_arn:
+            destination = queue_of(backend, destination_arn)
+        elif len(sources) == 1:
+            destination = sources[0]
+        else:
+            raise _sqs_error("UnsupportedOperation", "the emulator cannot tell the source queue of each message "
+                             "of a DLQ used by several queues: give DestinationArn")
+        tasks = _move_tasks.setdefault(source.queue_arn, [])
+        if any(task["Status"] == "RUNNING" for task in tasks):
+            raise _sqs_error("UnsupportedOperation", "There is already a task running. Only one active task is "
+                             "allowed for a source queue arn at a given time.")
+        handle = base64.b64encode(json.dumps({"taskId": str(uuid.uuid4()),
+                                              "sourceArn": source.queue_arn}).encode()).decode()
+        task: dict[str, Any] = {
+            "TaskHandle": handle, "Status": "RUNNING", "SourceArn": source.queue_arn,
+            "ApproximateNumberOfMessagesMoved": 0,
+            "ApproximateNumberOfMessagesToMove": len(source.messages),
+            "StartedTimestamp": int(time.time() * 1000),
+        }
+        if destination_arn:
+            task["DestinationArn"] = destination_arn
+        if self._get_param("MaxNumberOfMessagesPerSecond"):
+            task["MaxNumberOfMessagesPerSecond"] = int(self._get_param("MaxNumberOfMessagesPerSecond"))
+        tasks.insert(0, task)
+        _background(f"message-move-{source.name}", lambda: _move_messages(backend, source, destination, task))
+        return ActionResult({"TaskHandle": handle})
+
+    def list_message_move_tasks(self: Any) -> Any:
+        source = queue_of(self.sqs_backend, self._get_param("SourceArn"))
+        limit = int(self._get_param("MaxResults") or 1)
+        results = []
+        for task in _move_tasks.get(source.queue_arn, [])[:limit]:
+            shown = dict(task)
+            if shown["Status"] != "RUNNING":
+                shown.pop("TaskHandle")
+            results.append(shown)
+        return ActionResult({"Results": results})
+
+    _patch(SQSResponse, "start_message_move_task", start_message_move_task)
+    _patch(SQSResponse, "list_message_move_tasks", list_message_move_tasks)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Principals: Step Functions' engine calls other services as the state machine's role.
 # --------------------------------------------------------------------------------------------------------------
 
@@ -1198,6 +1306,7 @@ def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcri
     install_ai_engines(transcribe=transcribe, textract=textract, bedrock=bedrock, comprehend_language=comprehend_language,
                        comprehend_pii=comprehend_pii)
     install_task_runner(task_runners or {})
+    install_message_move_tasks()
     from media_pipeline.local import limits
 
     limits.install_limits()
@@ -1205,6 +1314,8 @@ def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcri
 
 __all__ = [
     "MOTO_CONFIG", "MOTO_VERSION", "EmulatorServer", "EngineError", "LambdaContext", "apply_config",
-    "install_ai_engines", "install_all", "install_event_delivery", "install_lambda_runtime", "install_task_callbacks", "install_task_runner",
+    "install_ai_engines", "install_all", "install_event_delivery", "install_lambda_runtime",
+    "install_message_move_tasks",
+    "install_task_callbacks", "install_task_runner",
     "lambda_error_payload", "start_server", "uninstall", "wait_for_background_work",
 ]

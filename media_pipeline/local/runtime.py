@@ -179,6 +179,7 @@ class LocalPipeline(account.EmulatedAccount):
             "TEXTRACT_MAX_JOBS": str(self.quotas.textract_concurrent_jobs),
             "CAPACITY_LEASE_SECONDS": "3600",
             "VIDEO_LAMBDA_MAX_SECONDS": "600", "LANGUAGE_IDENTIFICATION": "enabled",
+            "INGEST_QUEUE_URL": self.binding.ref("IngestQueue"), "RECONCILE_GRACE_SECONDS": "900",
             "POWERTOOLS_SERVICE_NAME": "media-pipeline", "POWERTOOLS_METRICS_NAMESPACE": "MediaPipeline",
             "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": self.log_level,
@@ -223,6 +224,7 @@ class LocalPipeline(account.EmulatedAccount):
         moto_gaps.install_execution_events()
         moto_gaps.install_stop_execution()
         moto_gaps.install_schedules(self.schedule_time_scale)
+        moto_gaps.install_message_move_tasks()
         limits.install_limits()
         if self.enforce_iam:
             self._install_iam()

@@ -55,3 +55,17 @@ def test_every_dead_letter_queue_has_an_alarm(synth):
     queues = synth.resources("AWS::SQS::Queue")
     dead_letter = {k for k in queues if k not in {synth.logical_id(synth.stack.ingest.queue)}}
     assert alarmed == dead_letter and len(dead_letter) == 3
+
+
+def test_reconcile_runs_hourly_and_knows_the_ingest_queue_and_its_grace_period(synth):
+    function_id = synth.logical_id(synth.stack.functions["reconcile"])
+    synth.template.has_resource_properties("AWS::Events::Rule", {
+        "ScheduleExpression": "rate(1 hour)", "State": "ENABLED",
+        "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [function_id, "Arn"]},
+                                       "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}})],
+    })
+    environment = synth.json["Resources"][function_id]["Properties"]["Environment"]["Variables"]
+    assert environment["INGEST_QUEUE_URL"] == {"Ref": synth.logical_id(synth.stack.ingest.queue)}
+    assert environment["RECONCILE_GRACE_SECONDS"] == "900"
+    assert environment["STATE_MACHINE_ARN"] == {"Ref": synth.logical_id(synth.stack.workflow.state_machine)}
+    assert "ReconcileFunctionName" in synth.json["Outputs"]

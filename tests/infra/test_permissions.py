@@ -117,6 +117,15 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     "ExtractMediaRole": lambda_basics("ExtractMedia")
     | grants("s3:GetObject s3:GetObjectVersion", UPLOADS)
     | grants("s3:PutObject s3:AbortMultipartUpload", RESULTS),
+    "ReconcileRole": lambda_basics("Reconcile")
+    | grants("s3:ListBucketVersions", "<Storage/MediaBucket.Arn>",
+             _condition({"StringLike": {"s3:prefix": ["uploads/*"]}}))  # the latest version of each upload
+    | grants("dynamodb:GetItem dynamodb:UpdateItem", TABLE, leading_keys("MEDIA#"))  # job records; an ended one
+    | grants("states:DescribeExecution",
+             "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<Workflow/StateMachine.Name>:*")
+    | grants("sqs:SendMessage", "<Ingest/Queue.Arn>")  # an upload's event, again
+    | grants("s3:PutObject", RESULTS)  # the FAILED manifest of an execution that ended without one
+    | grants("events:PutEvents", DEFAULT_BUS),
     "VideoWorker/TaskRole": grants("s3:GetObject s3:GetObjectVersion", UPLOADS)
     | grants("s3:PutObject s3:AbortMultipartUpload", RESULTS)
     | task_response(heartbeat=True),

@@ -27,6 +27,7 @@ def test_command_line_strings_are_typed():
     {"results_prefix": "uploads/results/"},
     {"upload_prefix": "uploads"},
     {"worker_networking": "hybrid"},
+    {"reconcile_grace_minutes": 0},  # reconcile would race ingest
     {"pii_redaction": True, "transcribe_language": "de-DE"},  # Transcribe redacts en-US and es-US only
 ])
 def test_invalid_settings_are_refused(context):

@@ -1045,3 +1045,52 @@ def test_gap_s3_eventbridge_events_carry_the_raw_key(patched: None) -> None:
 def test_s3_event_keys_are_encoded_as_s3_encodes_them(patched: None) -> None:
     limits.install_s3_event_keys()
     assert uploaded_key("uploads/café + notes (1).wav") == "uploads/caf%C3%A9+%2B+notes+%281%29.wav"
+
+
+# ---- SQS message move tasks (DLQ redrive) ---------------------------------------------------------------------
+
+def dead_letters(bodies: list[str]) -> tuple[str, str, str]:
+    """A queue whose DLQ holds `bodies` (each received once with maxReceiveCount 1, then moved by moto)."""
+    queue, dlq, _ = queue_with_dlq(0, 1)
+    send_batch(queue, bodies)
+    sqs = client("sqs")
+    sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+    sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)  # past maxReceiveCount: moto moves them
+    assert messages_in(dlq) == len(bodies) and messages_in(queue) == 0
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return queue, dlq, dlq_arn
+
+
+def test_gap_sqs_has_no_message_move_tasks(plain: None) -> None:
+    _, _, dlq_arn = dead_letters(["a"])
+    with pytest.raises(NotImplementedError):
+        client("sqs").start_message_move_task(SourceArn=dlq_arn)
+    with pytest.raises(NotImplementedError):
+        client("sqs").list_message_move_tasks(SourceArn=dlq_arn)
+
+
+def test_message_move_task_moves_a_dlq_back_to_its_source_queue(patched: None) -> None:
+    moto_gaps.install_message_move_tasks()
+    queue, dlq, dlq_arn = dead_letters(["a", "b"])
+    sqs = client("sqs")
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+    assert json.loads(__import__("base64").b64decode(handle))["sourceArn"] == dlq_arn
+    [task] = until(lambda: [t for t in sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+                            if t["Status"] == "COMPLETED"])
+    assert task["ApproximateNumberOfMessagesToMove"] == 2 and task["ApproximateNumberOfMessagesMoved"] == 2
+    assert "TaskHandle" not in task and task["SourceArn"] == dlq_arn
+    moved = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert sorted(m["Body"] for m in moved) == ["a", "b"]
+    assert {m["Attributes"]["ApproximateReceiveCount"] for m in moved} == {"1"}  # new messages
+    assert messages_in(dlq) == 0
+
+
+def test_message_move_task_refuses_a_queue_that_is_no_dlq(patched: None) -> None:
+    moto_gaps.install_message_move_tasks()
+    _, _, queue_arn = queue_with_dlq(0, 1)
+    sqs = client("sqs")
+    with pytest.raises(sqs.exceptions.UnsupportedOperation, match="Dead Letter Queue"):  # SQS's own words
+        sqs.start_message_move_task(SourceArn=queue_arn)
+    with pytest.raises(sqs.exceptions.ResourceNotFoundException):
+        sqs.start_message_move_task(SourceArn=queue_arn + "-nowhere")
+

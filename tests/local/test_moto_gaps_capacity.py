@@ -11,7 +11,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from media_pipeline.local import moto_gaps, quotas
-from tests.local.test_moto_gaps import _credentials, client, create_function, patched, plain, until  # noqa: F401
+from tests.local.test_moto_gaps import _credentials, client, create_function, patched, plain, until
+
+__all__ = ["_credentials", "patched", "plain"]  # the fixtures this module uses, shared with test_moto_gaps (pyflakes)
 
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
