@@ -101,6 +101,8 @@ class MediaPipelineStack(Stack):
             "LANGUAGE_IDENTIFICATION": "enabled" if settings.language_identification else "disabled",
             "PII_REDACTION": "enabled" if settings.pii_redaction else "disabled",
             "KEEP_UNREDACTED": "true" if settings.keep_unredacted else "false",
+            "WORKER_CPU": str(settings.worker_cpu),
+            "WORKER_MEMORY_MIB": str(settings.worker_memory_mib),
         }
         default_bus = events.EventBus.from_event_bus_name(self, "DefaultEventBus", "default")
         for step in steps.STEPS:
@@ -161,5 +163,7 @@ class MediaPipelineStack(Stack):
             workflow.state_machine.grant_start_execution(function)
         if allowed.put_events:
             default_bus.grant_put_events_to(function)
+        if allowed.read_execution_history:
+            workflow.grant_read_execution_history(function.role, f"{camel(step.name)}ExecutionHistory")
         if allowed.resume_execution:  # the callbacks, and the start steps when a retry finds its job finished
             workflow.grant_task_response(function.role, f"{camel(step.name)}TaskResponse")

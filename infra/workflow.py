@@ -101,6 +101,16 @@ class Workflow(Construct):
             conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         ))
 
+    def grant_read_execution_history(self, role: iam.IRole, construct_id: str) -> iam.Policy:
+        """GetExecutionHistory on this state machine's executions (finalize counts an item's transitions).
+
+        A separate policy for the same reason as grant_task_response: the execution ARN names the state machine."""
+        stack = Stack.of(self)
+        executions = (f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution:"
+                      f"{self.state_machine.state_machine_name}:*")
+        return iam.Policy(self, construct_id, roles=[role], statements=[iam.PolicyStatement(
+            actions=["states:GetExecutionHistory"], resources=[executions])])
+
     def grant_task_response(self, role: iam.IRole, construct_id: str, *, heartbeat: bool = False) -> iam.Policy:
         """SendTaskSuccess/Failure for a step that resumes a waiting execution (a Lambda or the worker), and
         SendTaskHeartbeat for one that also reports progress (the worker).

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from media_pipeline import jobs, manifest as manifests
 from media_pipeline.aws import client
+from media_pipeline.cost import cost_section
 from media_pipeline.errors import TransientError
 from media_pipeline.settings import settings
 from media_pipeline.storage import results_key, s3_uri, write_json
@@ -19,6 +21,8 @@ def publish(manifest: dict[str, Any]) -> str:
     media_id = manifest["media_id"]
     key = results_key(media_id, manifests.MANIFEST_NAME)
     manifest["artifacts"]["manifest"] = s3_uri(settings().media_bucket, key)
+    if "cost" not in manifest:  # an upload ingest rejected: no execution, only ingest's own run
+        manifest["cost"] = cost_section(manifest, None, region=os.environ.get("AWS_REGION"))
     manifests.validate(manifest)
     write_json(settings().media_bucket, key, manifest)
     error_code = manifest.get("error", {}).get("code")

@@ -26,6 +26,8 @@ class Settings:
     pii_redaction: bool = False  # PII_REDACTION
     keep_unredacted: bool = True  # KEEP_UNREDACTED
     token_ttl_seconds: int = 2 * 24 * 3600
+    worker_cpu: int = 2048  # WORKER_CPU, WORKER_MEMORY_MIB: the video worker's size (prices its Fargate time)
+    worker_memory_mib: int = 4096
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -47,6 +49,8 @@ class Settings:
             language_identification=switch(env, "LANGUAGE_IDENTIFICATION", default=True),
             pii_redaction=switch(env, "PII_REDACTION", default=False),
             keep_unredacted=switch(env, "KEEP_UNREDACTED", default=True),
+            worker_cpu=int(env.get("WORKER_CPU", "2048")),
+            worker_memory_mib=int(env.get("WORKER_MEMORY_MIB", "4096")),
         )
 
 
