@@ -14,6 +14,7 @@ from infra.ai_services import AiServices
 from infra.functions import FunctionFactory, camel
 from infra.ingest import Ingest
 from infra.observability import Observability
+from infra.operations import Operations
 from infra.settings import PipelineSettings
 from infra.storage import JOB_KEY_PREFIX, Storage, token_key_prefix
 from infra.video import VideoWorker
@@ -114,6 +115,13 @@ class MediaPipelineStack(Stack):
         storage.grant_read_uploads(worker.task_role)
         storage.grant_write_results(worker.task_role, multipart=True)
 
+        # --- the dashboard and the alarms (docs/operations.md) ---------------------------------------------
+        operations = Operations(self, "Operations", state_machine=state_machine, functions=fn,
+                                bedrock_model_id=settings.bedrock_model_id, dead_letter_queues={
+                                    "IngestDeadLetterQueue": ingest.dead_letter_queue,
+                                    "TranscribeCallbackDeadLetterQueue": ai.transcribe_dead_letter_queue,
+                                    "TextractCallbackDeadLetterQueue": ai.textract_dead_letter_queue})
+
         # --- outputs: the CLI reads them by stack name ------------------------------------------------
         CfnOutput(self, "MediaBucketName", value=storage.bucket.bucket_name)
         CfnOutput(self, "UploadPrefix", value=settings.upload_prefix)
@@ -124,9 +132,12 @@ class MediaPipelineStack(Stack):
         CfnOutput(self, "DeadLetterQueueUrl", value=ingest.dead_letter_queue.queue_url)
         CfnOutput(self, "TranscribeCallbackDeadLetterQueueUrl", value=ai.transcribe_dead_letter_queue.queue_url)
         CfnOutput(self, "TextractCallbackDeadLetterQueueUrl", value=ai.textract_dead_letter_queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=operations.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=operations.dashboard.dashboard_name)
 
         self.storage, self.ingest, self.ai_services = storage, ingest, ai
         self.video_worker, self.workflow, self.observability = worker, workflow, observability
+        self.operations = operations
         storage.acknowledge_prefix_grants(self)
 
     @staticmethod
