@@ -35,7 +35,6 @@ class AlarmThresholds:
     failure_rate_percent: float = 10.0        # of the items finished in 15 minutes
     enrichment_failed_percent: float = 20.0   # of the items finished in 15 minutes, three periods in a row
     minimum_items: int = 5                    # fewer items in a period never fire the rate alarms
-    dead_letter_messages: int = 1             # any message in a dead-letter queue
     stuck_executions: int = 1                 # any execution or task that timed out
 
 
@@ -44,7 +43,8 @@ class Operations(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, state_machine: sfn.IStateMachine,
                  functions: Mapping[str, lambda_.IFunction], dead_letter_queues: Mapping[str, sqs.IQueue],
-                 bedrock_model_id: str, thresholds: AlarmThresholds = AlarmThresholds()) -> None:
+                 dead_letter_alarms: Mapping[str, cw.Alarm], bedrock_model_id: str,
+                 thresholds: AlarmThresholds = AlarmThresholds()) -> None:
         super().__init__(scope, construct_id)
         self.thresholds = thresholds
         key = kms.Key(self, "AlarmTopicKey", description="Encrypts the media pipeline's alarm notifications",
@@ -71,12 +71,10 @@ class Operations(Construct):
             threshold=thresholds.enrichment_failed_percent, evaluation_periods=3,
             description="Enrichment failed on more than 20 % of the items for 45 minutes: Bedrock access, model id "
                         "or quota (docs/operations.md#enrichmentfailedrate)")
-        for name, queue in dead_letter_queues.items():
-            self._alarm(f"{name}Messages", queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"),
-                threshold=thresholds.dead_letter_messages, evaluation_periods=1,
-                description=f"Messages in the {name} queue: events the pipeline could not handle "
-                            "(docs/operations.md#dead-letter-queues)")
+        # The dead-letter queues' alarms belong to their queues' constructs (any message): they notify here too.
+        for name, dead_letter_alarm in dead_letter_alarms.items():
+            self._notify(dead_letter_alarm)
+            self.alarms[name] = dead_letter_alarm
         timed_out = self.item_metric("ItemFailures", Duration.minutes(5), reason_code=TIMEOUT_CODE)
         self._alarm("StuckExecutions", cw.MathExpression(
             expression="FILL(tasks, 0) + FILL(executions, 0)", label="timed-out tasks and executions",
@@ -157,10 +155,13 @@ class Operations(Construct):
         alarm = cw.Alarm(self, name, metric=metric, threshold=threshold, evaluation_periods=evaluation_periods,
                          comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                          treat_missing_data=cw.TreatMissingData.NOT_BREACHING, alarm_description=description)
-        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
-        alarm.add_ok_action(cw_actions.SnsAction(self.topic))
+        self._notify(alarm)
         self.alarms[name] = alarm
         return alarm
+
+    def _notify(self, alarm: cw.Alarm) -> None:
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        alarm.add_ok_action(cw_actions.SnsAction(self.topic))
 
 
 def _cloudwatch_principal():

@@ -116,11 +116,14 @@ class MediaPipelineStack(Stack):
         storage.grant_write_results(worker.task_role, multipart=True)
 
         # --- the dashboard and the alarms (docs/operations.md) ---------------------------------------------
-        operations = Operations(self, "Operations", state_machine=state_machine, functions=fn,
-                                bedrock_model_id=settings.bedrock_model_id, dead_letter_queues={
-                                    "IngestDeadLetterQueue": ingest.dead_letter_queue,
-                                    "TranscribeCallbackDeadLetterQueue": ai.transcribe_dead_letter_queue,
-                                    "TextractCallbackDeadLetterQueue": ai.textract_dead_letter_queue})
+        operations = Operations(
+            self, "Operations", state_machine=state_machine, functions=fn, bedrock_model_id=settings.bedrock_model_id,
+            dead_letter_queues={"Ingest": ingest.dead_letter_queue,
+                                "TranscribeCallback": ai.transcribe_dead_letter_queue,
+                                "TextractCallback": ai.textract_dead_letter_queue},
+            dead_letter_alarms={"IngestDeadLetter": ingest.dead_letter_alarm,
+                                "TranscribeCallbackDeadLetter": ai.transcribe_dead_letter_alarm,
+                                "TextractCallbackDeadLetter": ai.textract_dead_letter_alarm})
 
         # --- outputs: the CLI reads them by stack name ------------------------------------------------
         CfnOutput(self, "MediaBucketName", value=storage.bucket.bucket_name)

@@ -248,7 +248,7 @@ def _bedrock(manifest: Mapping[str, Any], price: Mapping[str, Any], notes: list[
             tokens_in / 1000 * found["input_1k"] + tokens_out / 1000 * found["output_1k"])
 
 
-def _outside_runs(manifest: Mapping[str, Any], execution: ExecutionCount | None) -> list[LambdaRun]:
+def _outside_runs(execution: ExecutionCount | None) -> list[LambdaRun]:
     """The Lambdas that ran for the item outside the state machine: ingest, and one callback per resumed job."""
     runs = [LambdaRun("ingest", steps.BY_NAME["ingest"].memory_mib, NOMINAL_OUTSIDE_SECONDS)]
     for _ in range(execution.callbacks if execution else 0):
@@ -278,7 +278,7 @@ def cost_section(manifest: Mapping[str, Any], execution: ExecutionCount | None, 
         units["textract_pages"] = usage["textract_pages"]
         ai["textract"] = _money(usage["textract_pages"] * price["textract"]["detect_text_page"])
 
-    runs = (execution.lambda_runs if execution else []) + _outside_runs(manifest, execution)
+    runs = (execution.lambda_runs if execution else []) + _outside_runs(execution)
     # Lambda bills each invocation's duration rounded up to the millisecond.
     gb_seconds = sum(run.memory_mib / 1024 * math.ceil(run.seconds * 1000) / 1000 for run in runs)
     s3_puts = len(manifest.get("artifacts") or {}) + 1  # each result file once, and the manifest

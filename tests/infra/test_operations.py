@@ -62,12 +62,11 @@ def test_enrichment_failed_alarm_fires_at_twenty_percent_for_45_minutes(synth):
     assert {"Name": "warning_code", "Value": "ENRICHMENT_FAILED"} in warned["Dimensions"]
 
 
-@pytest.mark.parametrize("name", ["IngestDeadLetterQueueMessages", "TranscribeCallbackDeadLetterQueueMessages",
-                                  "TextractCallbackDeadLetterQueueMessages"])
+@pytest.mark.parametrize("name", ["IngestDeadLetter", "TranscribeCallbackDeadLetter", "TextractCallbackDeadLetter"])
 def test_a_message_in_any_dead_letter_queue_alarms(synth, name):
     props = alarm(synth, name)
     assert props["MetricName"] == "ApproximateNumberOfMessagesVisible" and props["Namespace"] == "AWS/SQS"
-    assert props["Threshold"] == 1 and props["Statistic"] == "Maximum" and props["Period"] == 300
+    assert props["Threshold"] == 0 and props["ComparisonOperator"] == "GreaterThanThreshold" and props["Period"] == 300
 
 
 def test_stuck_executions_alarm_on_timed_out_tasks_and_executions(synth):
@@ -80,7 +79,7 @@ def test_stuck_executions_alarm_on_timed_out_tasks_and_executions(synth):
 
 def test_every_alarm_notifies_the_encrypted_topic(synth):
     topic_id = synth.logical_id(synth.stack.operations.topic)
-    _, topic = next((k, v) for k, v in synth.resources("AWS::SNS::Topic").items() if k == topic_id)
+    topic = synth.json["Resources"][topic_id]
     assert "KmsMasterKeyId" in topic["Properties"]
     for name in synth.stack.operations.alarms:
         props = alarm(synth, name)
