@@ -16,6 +16,7 @@ from infra.functions import FunctionFactory, camel
 from infra.ingest import Ingest, event_pattern
 from infra.observability import Observability
 from infra.reconcile import Reconcile
+from infra.operations import Operations
 from infra.settings import PipelineSettings
 from infra.storage import JOB_KEY_PREFIX, Storage, token_key_prefix
 from infra.video import VideoWorker
@@ -111,6 +112,8 @@ class MediaPipelineStack(Stack):
             "CAPACITY_LEASE_SECONDS": str(settings.capacity_lease_seconds),
             "INGEST_QUEUE_URL": ingest.queue.queue_url,
             "RECONCILE_GRACE_SECONDS": str(settings.reconcile_grace_minutes * 60),
+            "WORKER_CPU": str(settings.worker_cpu),
+            "WORKER_MEMORY_MIB": str(settings.worker_memory_mib),
         }
         default_bus = events.EventBus.from_event_bus_name(self, "DefaultEventBus", "default")
         for step in steps.STEPS:
@@ -140,6 +143,16 @@ class MediaPipelineStack(Stack):
         storage.grant_read_uploads(worker.task_role)
         storage.grant_write_results(worker.task_role, multipart=True)
 
+        # --- the dashboard and the alarms (docs/operations.md) ---------------------------------------------
+        operations = Operations(
+            self, "Operations", state_machine=state_machine, functions=fn, bedrock_model_id=settings.bedrock_model_id,
+            dead_letter_queues={"Ingest": ingest.dead_letter_queue,
+                                "TranscribeCallback": ai.transcribe_dead_letter_queue,
+                                "TextractCallback": ai.textract_dead_letter_queue},
+            dead_letter_alarms={"IngestDeadLetter": ingest.dead_letter_alarm,
+                                "TranscribeCallbackDeadLetter": ai.transcribe_dead_letter_alarm,
+                                "TextractCallbackDeadLetter": ai.textract_dead_letter_alarm})
+
         # --- outputs: the CLI reads them by stack name ------------------------------------------------
         CfnOutput(self, "MediaBucketName", value=storage.bucket.bucket_name)
         CfnOutput(self, "UploadPrefix", value=settings.upload_prefix)
@@ -155,9 +168,12 @@ class MediaPipelineStack(Stack):
             name = steps.triggered_by(step).name
             CfnOutput(self, f"{camel(name)}FunctionName", value=fn[name].function_name)
 
+        CfnOutput(self, "AlarmTopicArn", value=operations.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=operations.dashboard.dashboard_name)
+
         self.storage, self.ingest, self.ai_services = storage, ingest, ai
         self.video_worker, self.workflow, self.observability = worker, workflow, observability
-        self.reconcile = reconcile
+        self.reconcile, self.operations = reconcile, operations
         storage.acknowledge_prefix_grants(self)
 
     @staticmethod
@@ -203,5 +219,7 @@ class MediaPipelineStack(Stack):
             workflow.grant_describe_executions(function)
         if allowed.send_to_ingest:
             ingest.grant_send_uploads(function)
+        if allowed.read_execution_history:
+            workflow.grant_read_execution_history(function.role, f"{camel(step.name)}ExecutionHistory")
         if allowed.resume_execution:  # the callbacks, and the start steps when a retry finds its job finished
             workflow.grant_task_response(function.role, f"{camel(step.name)}TaskResponse")

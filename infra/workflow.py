@@ -113,6 +113,19 @@ class Workflow(Construct):
             nag.acknowledge(role, f"AwsSolutions-IAM5[Resource::{nag.finding_resource(self, executions)}]",
                             "Executions are named by media id at run time; the grant is this state machine's "
                             "executions only")
+    def grant_read_execution_history(self, role: iam.IRole, construct_id: str) -> iam.Policy:
+        """GetExecutionHistory on this state machine's executions (finalize counts an item's transitions).
+
+        A separate policy for the same reason as grant_task_response: the execution ARN names the state machine."""
+        stack = Stack.of(self)
+        executions = (f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution:"
+                      f"{self.state_machine.state_machine_name}:*")
+        policy = iam.Policy(self, construct_id, roles=[role], statements=[iam.PolicyStatement(
+            actions=["states:GetExecutionHistory"], resources=[executions])])
+        nag.acknowledge(policy, f"AwsSolutions-IAM5[Resource::{nag.finding_resource(self, executions)}]",
+                        "the executions of this one state machine: an execution's name (the media id) is only known "
+                        "at run time")
+        return policy
 
     def grant_task_response(self, role: iam.IRole, construct_id: str, *, heartbeat: bool = False) -> iam.Policy:
         """SendTaskSuccess/Failure for a step that resumes a waiting execution (a Lambda or the worker), and

@@ -16,6 +16,18 @@ def _job_key(media_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"MEDIA#{media_id}"}, "sk": {"S": "JOB"}}
 
 
+def execution_arn(state_machine_arn: str, media_id: str) -> str:
+    """The item's execution: ingest names it after the media id."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{media_id}"
+
+
+def get_job(media_id: str) -> dict[str, Any] | None:
+    """The job record's attributes as strings (None when there is no record)."""
+    item = client("dynamodb").get_item(TableName=settings().jobs_table, Key=_job_key(media_id),
+                                       ConsistentRead=True).get("Item")
+    return {name: next(iter(value.values())) for name, value in item.items()} if item else None
+
+
 def create_job(media_id: str, *, bucket: str, key: str, version: str, media_type: str, status: str = "RUNNING",
                error_code: str | None = None) -> bool:
     """Record a new job; False when this media id was already recorded (a duplicate delivery)."""
@@ -29,6 +41,8 @@ def create_job(media_id: str, *, bucket: str, key: str, version: str, media_type
         "version": {"S": version or ""},
         "media_type": {"S": media_type},
         "execution_name": {"S": media_id},
+        **({"execution_arn": {"S": execution_arn(settings().state_machine_arn, media_id)}}
+           if settings().state_machine_arn else {}),
         "created_at": {"S": now},
         "updated_at": {"S": now},
     }

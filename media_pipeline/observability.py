@@ -43,3 +43,41 @@ def pipeline_handler(function: Callable[[dict[str, Any], Any], Any]) -> Callable
         return wrapped[0](event, context)
 
     return handler
+
+
+# ---- item metrics: one set per finished item, for the dashboard and the alarms (infra/operations.py) ---------------
+# Dimensions have a handful of values each (media types, statuses, reason and warning codes): never ids or keys.
+# The service dimension is the pipeline's, not the function's, so ingest's rejections and finalize's results add up.
+ITEM_METRICS_SERVICE = "media-pipeline"
+ITEMS, FINISHED, FAILURES, WARNINGS = "Items", "ItemsFinished", "ItemFailures", "ItemWarnings"
+COSTS = {"ItemCost": "total", "AiCost": "ai_total", "OrchestrationCost": "orchestration_total"}
+
+
+def _item_metric(name: str, value: float, unit: Any, **dimensions: str) -> None:
+    from aws_lambda_powertools.metrics import single_metric
+
+    with single_metric(name=name, unit=unit, value=value, namespace=metrics.namespace,
+                       default_dimensions={"service": ITEM_METRICS_SERVICE}) as metric:
+        for dimension, dimension_value in dimensions.items():
+            metric.add_dimension(name=dimension, value=dimension_value)
+
+
+def record_item(manifest: dict[str, Any]) -> None:
+    """Items{media_type, status}, ItemsFinished{status} (the alarms' denominator: alarms cannot sum a SEARCH),
+    ItemFailures{reason_code}, ItemWarnings{warning_code} and the item's cost in USD
+    {media_type} (summed per hour on the dashboard), as EMF in the function's log."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":  # single_metric does not check it
+        return
+    media_type, status = manifest.get("media_type", "unknown"), manifest["status"]
+    _item_metric(ITEMS, 1, MetricUnit.Count, media_type=media_type, status=status)
+    _item_metric(FINISHED, 1, MetricUnit.Count, status=status)
+    if status == "FAILED":
+        _item_metric(FAILURES, 1, MetricUnit.Count, reason_code=manifest["error"]["code"])
+    for code in sorted({warning["code"] for warning in manifest.get("warnings", [])}):
+        _item_metric(WARNINGS, 1, MetricUnit.Count, warning_code=code)
+    cost = manifest.get("cost") or {}
+    for name, field in COSTS.items():
+        if cost.get(field) is not None:
+            _item_metric(name, cost[field], MetricUnit.NoUnit, media_type=media_type)

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from media_pipeline import jobs, manifest as manifests
 from media_pipeline.aws import client
+from media_pipeline.cost import cost_section
 from media_pipeline.errors import TransientError
+from media_pipeline.observability import record_item
 from media_pipeline.settings import settings
 from media_pipeline.storage import results_key, s3_uri, write_json
 
@@ -19,10 +22,13 @@ def publish(manifest: dict[str, Any]) -> str:
     media_id = manifest["media_id"]
     key = results_key(media_id, manifests.MANIFEST_NAME)
     manifest["artifacts"]["manifest"] = s3_uri(settings().media_bucket, key)
+    if "cost" not in manifest:  # an upload ingest rejected: no execution, only ingest's own run
+        manifest["cost"] = cost_section(manifest, None, region=os.environ.get("AWS_REGION"))
     manifests.validate(manifest)
     write_json(settings().media_bucket, key, manifest)
     error_code = manifest.get("error", {}).get("code")
     jobs.finish_job(media_id, status=manifest["status"], manifest_key=key, error_code=error_code)
+    record_item(manifest)
     detail = {"media_id": media_id, "status": manifest["status"], "media_type": manifest["media_type"],
               "manifest": manifest["artifacts"]["manifest"], "error_code": error_code}
     response = client("events").put_events(Entries=[{

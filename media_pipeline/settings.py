@@ -31,6 +31,8 @@ class Settings:
     capacity_lease_seconds: int = 3600  # a slot whose release was lost returns after this
     ingest_queue_url: str = ""  # INGEST_QUEUE_URL: where reconcile sends an upload again
     reconcile_grace_seconds: int = 15 * 60  # RECONCILE_GRACE_SECONDS: uploads younger than this are left alone
+    worker_cpu: int = 2048  # WORKER_CPU, WORKER_MEMORY_MIB: the video worker's size (prices its Fargate time)
+    worker_memory_mib: int = 4096
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -57,6 +59,8 @@ class Settings:
             capacity_lease_seconds=int(env.get("CAPACITY_LEASE_SECONDS", "3600")),
             ingest_queue_url=env.get("INGEST_QUEUE_URL", ""),
             reconcile_grace_seconds=int(env.get("RECONCILE_GRACE_SECONDS", str(15 * 60))),
+            worker_cpu=int(env.get("WORKER_CPU", "2048")),
+            worker_memory_mib=int(env.get("WORKER_MEMORY_MIB", "4096")),
         )
 
 

@@ -47,6 +47,7 @@ class Permissions:
     list_uploads: bool = False          # ListObjectVersions under the upload prefix
     describe_executions: bool = False   # DescribeExecution on the state machine's executions
     send_to_ingest: bool = False        # SendMessage to the ingest queue (an upload's event, again)
+    read_execution_history: bool = False  # GetExecutionHistory of the state machine's executions (cost)
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,11 @@ STEPS: tuple[Step, ...] = (
          permissions=Permissions(read_results=True, write_results="objects", comprehend=("detect_pii",))),
     Step("enrich", "Title, summary and keywords with Bedrock Converse", 600, 1024,
          permissions=Permissions(read_results=True, write_results="objects", invoke_model=True)),
-    Step("finalize", "Writes the manifest, the job status and the Media Processed event", 120, 512,
-         permissions=Permissions(read_results=True, write_results="objects", job_records=("dynamodb:UpdateItem",),
-                                 put_events=True)),
+    Step("finalize", "Writes the manifest (with the item's cost), the job status and the Media Processed event", 120,
+         512, settings=("WORKER_CPU", "WORKER_MEMORY_MIB"),
+         permissions=Permissions(read_results=True, write_results="objects",
+                                 job_records=("dynamodb:GetItem", "dynamodb:UpdateItem"), put_events=True,
+                                 read_execution_history=True)),
     Step("analyze_document", "Document limits, PDF text layer, synchronous Textract", 300, 2048,
          ephemeral_storage_mib=2048,
          permissions=Permissions(read_uploads="versions", write_results="multipart", textract=("sync",))),

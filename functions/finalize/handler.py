@@ -1,5 +1,7 @@
 """Finalize: write manifest.json from the steps' results, record the status, announce the result.
 
+The manifest's `cost` counts the item's own execution from its history (media_pipeline.cost).
+
 The same function records failures (RecordFailure in the state machine) so a FAILED item still gets
 a manifest with its reason and whatever its earlier steps produced. The manifest's sections are built in
 media_pipeline.manifest from the typed state (media_pipeline.contract).
@@ -11,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from media_pipeline.contract import PipelineState, StateContractError, StepWarning
+from media_pipeline.cost import item_cost
 from media_pipeline.manifest import ResultFiles, build_manifest
 from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.results import publish
@@ -34,6 +37,7 @@ def read_state(event: dict[str, Any]) -> tuple[PipelineState, list[StepWarning]]
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state, warnings = read_state(event)
     manifest = build_manifest(state, ResultFiles(settings().media_bucket, read_text, read_json), warnings)
+    manifest["cost"] = item_cost(manifest, pending_transitions=1 if state.failed else 0)  # RecordFailure → MediaFailed
     key = publish(manifest)
     failed = manifest["status"] == "FAILED"
     metrics.add_metric(name="ItemsFailed" if failed else "ItemsSucceeded", unit=MetricUnit.Count, value=1)

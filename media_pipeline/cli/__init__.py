@@ -6,6 +6,7 @@
     media-pipeline demo [--out DIR]
     media-pipeline reconcile (--stack NAME | --local) [--dry-run] [--json]   (media_pipeline/cli/operations.py)
     media-pipeline redrive (--stack NAME | --local) [--json]
+    media-pipeline cost [FOLDER...] [--stack NAME] [--json]
 
 Without --stack, `process` starts the offline local mode (media_pipeline.local.runtime): the pipeline's own
 handlers and state machine on an embedded emulator with offline engines. Progress goes to stderr; stdout holds
@@ -18,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from media_pipeline.cli import operations
+from media_pipeline.cli import cost, operations
 from media_pipeline.cli.commands import command_demo, command_process, command_results, command_status
 
 DEFAULT_OUT = "media-pipeline-results"
@@ -56,6 +57,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     demo.add_argument("--verbose", action="store_true")
     operations.add_commands(commands)  # reconcile, redrive
+    cost.register(commands)
     return main_parser
 
 
@@ -66,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr
     try:
         command = getattr(args, "run", None) or {"process": command_process, "status": command_status,
-                                                 "results": command_results, "demo": command_demo}[args.command]
+                                                 "results": command_results, "demo": command_demo,
+                                                 "cost": cost.command_cost}[args.command]
         return command(args, stdout)
     finally:
         sys.stdout = stdout

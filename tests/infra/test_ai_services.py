@@ -35,9 +35,11 @@ def test_transcribe_job_state_changes_of_pipeline_jobs_reach_the_callback(synth)
 
 
 def test_textract_topic_is_encrypted_tls_only_and_feeds_the_callback(synth):
-    topic_id, topic = synth.one("AWS::SNS::Topic")
+    topic_id = synth.logical_id(synth.stack.ai_services.textract_topic)
+    topic = synth.json["Resources"][topic_id]
     assert "KmsMasterKeyId" in topic["Properties"]
-    policy = next(iter(synth.resources("AWS::SNS::TopicPolicy").values()))
+    policy = next(p for p in synth.resources("AWS::SNS::TopicPolicy").values()
+                  if p["Properties"]["Topics"] == [{"Ref": topic_id}])
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
                for s in policy["Properties"]["PolicyDocument"]["Statement"])
     synth.template.has_resource_properties("AWS::SNS::Subscription", {
@@ -97,7 +99,7 @@ def _assert_dead_letter_queue(synth, dlq_id, *, principal, source):
                            {"Sid": allows[0]["Sid"]} if "Sid" in allows[0] else {})}]
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
     (alarm,) = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()
-                if a["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]]
+                if a["Properties"].get("Dimensions") == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]]
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible" and alarm["Namespace"] == "AWS/SQS"
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
 

@@ -7,6 +7,7 @@ ACKNOWLEDGED_RULES = {
     "AwsSolutions-IAM5[Resource::<StorageMediaBucket4E4E9C18.Arn>/uploads/*]",
     "AwsSolutions-IAM5[Resource::<StorageMediaBucket4E4E9C18.Arn>/results/*]",
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:transcription-job/media-*]",
+    # reconcile describes, finalize reads the history of, this one state machine's executions (media ids)
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<WorkflowStateMachine8F1B1C15.Name>:*]",
     "AwsSolutions-L1",
     "AwsSolutions-ECS2",

@@ -17,6 +17,7 @@ UPLOADS = "<Storage/MediaBucket.Arn>/uploads/*"
 RESULTS = "<Storage/MediaBucket.Arn>/results/*"
 TABLE = "<Storage/JobsTable.Arn>"
 STATE_MACHINE = "<Workflow/StateMachine>"
+EXECUTIONS = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<Workflow/StateMachine.Name>:*"
 DEFAULT_BUS = "arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:event-bus/default"
 TRANSCRIPTION_JOBS = "arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:transcription-job/media-*"
 NOVA_LITE = "arn:<AWS::Partition>:bedrock:<AWS::Region>::foundation-model/amazon.nova-lite-v1:0"
@@ -99,8 +100,9 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     | grants("bedrock:InvokeModel", NOVA_LITE),
     "FinalizeRole": lambda_basics("Finalize")
     | grants("s3:GetObject s3:PutObject", RESULTS)
-    | grants("dynamodb:UpdateItem", TABLE, leading_keys("MEDIA#"))
-    | grants("events:PutEvents", DEFAULT_BUS),
+    | grants("dynamodb:GetItem dynamodb:UpdateItem", TABLE, leading_keys("MEDIA#"))
+    | grants("events:PutEvents", DEFAULT_BUS)
+    | grants("states:GetExecutionHistory", EXECUTIONS),  # the item's cost, counted from its execution
     "AnalyzeDocumentRole": lambda_basics("AnalyzeDocument")
     | grants("s3:GetObject s3:GetObjectVersion", UPLOADS)
     | grants("s3:PutObject s3:AbortMultipartUpload", RESULTS)

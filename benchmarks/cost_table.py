@@ -1,0 +1,278 @@
+"""What orchestration costs next to the AI services, per media type, measured on the emulator.
+
+    .venv/bin/python benchmarks/cost_table.py [--json] [--region us-east-1] [--video-minutes 60]
+
+Each item runs the real path (the ASL, the handlers, IAM enforced) on the emulator, with deterministic stand-ins
+behind the AI APIs so that the functions' times are their own and not an offline engine's: Transcribe answers with
+a transcript of 150 words a minute over the audio's whole length, Textract with one block set per page, Bedrock
+with a fixed JSON answer (its token counts are the emulator's: the prompt's length / 4), priced as MODEL_ID. The media
+are synthesized:
+
+    1-page image          a PNG with text                      sync Textract
+    10-page scan          a PDF of 10 scanned pages            async Textract (StartDocumentTextDetection + SNS)
+    300-page text PDF     a PDF with a text layer              no OCR; Comprehend on its text
+    5-minute audio        a 5-minute WAV                       Transcribe
+    1-hour video          64x48 at 1 fps with a tone, 1 h     Fargate worker (a local process) + Transcribe
+
+Every number comes from the manifest's `cost` section, which finalize counted from the item's own execution history
+(media_pipeline.cost): the same code as in AWS. The orchestration's Lambda durations are the emulator's (this
+machine, 2 shared cores), the Fargate task's the local worker process's (at the one-minute minimum, unless longer).
+
+The "after" columns apply two designs to the same counts (docs/cost.md, "Keeping orchestration under 5 %"):
+- express: the synchronous states after the item's last wait (or after the routing) run in an Express child workflow
+  (one Standard transition to start it, the rest priced as Express: per request and per GB-second at 64 MB);
+- merged: the synchronous tail (IdentifyLanguage, RedactPii, Enrich, Finalize) is one Lambda invocation
+  (three transitions fewer), plus, for documents, AnalyzeDocument and CollectDocumentText in one.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from media_pipeline import cost  # noqa: E402
+from media_pipeline.local import moto_gaps  # noqa: E402
+from media_pipeline.local.runtime import LocalPipeline  # noqa: E402
+from tests.document_factory import image_bytes, long_pdf, scanned_pdf, textract_blocks  # noqa: E402
+from tests.media_factory import make_video, wav_bytes  # noqa: E402
+
+MODEL_ID = "amazon.nova-lite-v1:0"
+WORDS = ("the pipeline turns every upload into text captions and a short summary that people can search "
+         "and read later on").split()
+PAGE_LINES = ["Quarterly field report.", "Inspections were completed on schedule.", "No defects were found."]
+# The synchronous tail every path ends with, and the states that wait for a callback (Express cannot run those).
+TAIL = ("IdentifyLanguage", "RedactPii", "Enrich", "Finalize")
+WAITS = ("Transcribe", "StartTranscription", "StartDocumentAnalysis", "ExtractMediaOnFargate")
+
+
+def audio_seconds(data: bytes) -> float:
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        return float(container.duration or 0) / 1_000_000
+
+
+def transcribe(data: bytes, language: str | None) -> dict[str, Any]:
+    """A Transcribe document with 150 words a minute over the whole audio."""
+    seconds = audio_seconds(data)
+    count = max(1, int(seconds / 60 * 150))
+    step = seconds / count
+    items, words = [], []
+    for i in range(count):
+        word = WORDS[i % len(WORDS)]
+        words.append(word)
+        items.append({"id": i, "type": "pronunciation", "start_time": f"{i * step:.2f}",
+                      "end_time": f"{(i + 1) * step:.2f}", "alternatives": [{"confidence": "0.99", "content": word}]})
+    return {"jobName": "stand-in", "status": "COMPLETED", "results": {
+        "language_code": "en-US", "transcripts": [{"transcript": " ".join(words)}], "items": items,
+        "audio_segments": []}}
+
+
+def textract(document: bytes) -> list[dict[str, Any]]:
+    pages = 1
+    if document[:5] == b"%PDF-":
+        import pypdfium2
+
+        pages = len(pypdfium2.PdfDocument(document))
+    return textract_blocks({page: PAGE_LINES for page in range(1, pages + 1)})
+
+
+def bedrock(messages: list, system: list, config: dict) -> str:
+    return json.dumps({"title": "Field report", "summary": "The inspections were completed on schedule.",
+                       "keywords": ["inspection", "report"]})
+
+
+def comprehend_language(text: str) -> dict[str, Any]:
+    return {"Languages": [{"LanguageCode": "en", "Score": 0.99}]}
+
+
+def media(workdir: Path, video_minutes: float) -> list[tuple[str, str, bytes]]:
+    video = make_video(workdir / "long.mp4", video_minutes * 60, width=64, height=48, fps=1)
+    pdf, _ = long_pdf(300)
+    return [("1-page image", "scan.png", image_bytes(PAGE_LINES)),
+            ("10-page scan", "scan-10.pdf", scanned_pdf([PAGE_LINES] * 10)),
+            ("300-page PDF, text layer", "report-300.pdf", pdf),
+            ("5-minute audio", "talk-5min.wav", wav_bytes(300)),
+            (f"{video_minutes:g}-minute video", "video-long.mp4", video.read_bytes())]
+
+
+def entered(history: list[dict[str, Any]]) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+
+
+def express(manifest: dict[str, Any], history: list[dict[str, Any]], region: str) -> dict[str, Any]:
+    """The same item with its synchronous tail in an Express child workflow (StartSyncExecution from the parent).
+
+    Express runs no `.waitForTaskToken` task: the child starts after the item's last wait (Transcribe, async
+    Textract, the Fargate worker), or after the routing when there is none."""
+    counted = cost.count_execution(history)
+    names = entered(history)
+    waits = [i for i, name in enumerate(names) if name in WAITS]
+    first = (waits[-1] if waits else names.index("RouteByMediaType")) + 1
+    child = len(names) - first - (1 if names[-1] == "MediaFailed" else 0)
+    counted.transitions -= child - 1  # the child's states leave the parent; starting it is one task state
+    child_seconds = _seconds(history, after=names[first - 1])
+    _, price = cost.prices_for(region)
+    section = cost.cost_section(manifest, counted, region=region)
+    # Express: per request and per GB-second at 64 MB (its smallest memory unit), in 100 ms units.
+    extra = price["states"]["express_request"] + 0.0625 * math.ceil(child_seconds * 10) / 10 * price["states"]["express_gb_second"]
+    return _with_orchestration(section, "states", section["orchestration"]["states"] + extra,
+                               note=f"{child} states in the Express child, {child_seconds:.1f} s")
+
+
+def express_whole(manifest: dict[str, Any], history: list[dict[str, Any]], region: str) -> dict[str, Any] | None:
+    """A route with no wait (an image, a text-layer PDF) as one Express execution started by ingest: no Standard
+    transition at all. None for the routes that wait (Express cannot)."""
+    names = entered(history)
+    if any(name in WAITS for name in names):
+        return None
+    counted = cost.count_execution(history)
+    counted.transitions, counted.retries = 0, 0
+    seconds = (history[-1]["timestamp"] - history[0]["timestamp"]).total_seconds()
+    _, price = cost.prices_for(region)
+    section = cost.cost_section(manifest, counted, region=region)
+    extra = price["states"]["express_request"] + 0.0625 * math.ceil(seconds * 10) / 10 * price["states"]["express_gb_second"]
+    return _with_orchestration(section, "states", extra, note=f"{len(names)} states in one Express execution, {seconds:.1f} s")
+
+
+def merged(manifest: dict[str, Any], history: list[dict[str, Any]], region: str) -> dict[str, Any]:
+    """The same item with the synchronous tail in one function (and a document's two reads in one)."""
+    counted = cost.count_execution(history)
+    names = entered(history)
+    fewer = sum(1 for name in TAIL if name in names) - 1
+    fewer += 1 if "AnalyzeDocument" in names and "CollectDocumentText" in names and "StartDocumentAnalysis" not in names else 0
+    counted.transitions -= max(0, fewer)
+    return cost.cost_section(manifest, counted, region=region)
+
+
+def _seconds(history: list[dict[str, Any]], *, after: str) -> float:
+    start = next(e["timestamp"] for e in history if e["type"].endswith("StateExited")
+                 and e["stateExitedEventDetails"]["name"] == after)
+    return (history[-1]["timestamp"] - start).total_seconds()
+
+
+def _with_orchestration(section: dict[str, Any], name: str, value: float, *, note: str) -> dict[str, Any]:
+    section = json.loads(json.dumps(section))
+    section["orchestration"][name] = round(value, 8)
+    section["orchestration_total"] = round(sum(section["orchestration"].values()), 8)
+    section["orchestration_share"] = round(section["orchestration_total"] / section["ai_total"], 4)
+    section["note"] = note
+    return section
+
+
+def row(label: str, section: dict[str, Any]) -> dict[str, Any]:
+    return {"item": label, "ai": section["ai_total"], "orchestration": section["orchestration_total"],
+            "share": section["orchestration_share"], "transitions": section["units"].get("state_transitions"),
+            "ai_by_service": section["ai"], "orchestration_by_part": section["orchestration"],
+            "lambda_gb_seconds": section["units"]["lambda_gb_seconds"]}
+
+
+def crossover(measured: list[tuple[float, float]], region: str, *, startup_seconds: float) -> dict[str, Any]:
+    """Where the Fargate worker becomes cheaper than extract_media in Lambda, from measured extraction times.
+
+    measured: (minutes of video, seconds the worker took: benchmarks/video_worker.py). Lambda bills the extraction
+    time at extract_media's memory; Fargate bills it (plus the task's start-up: image pull and boot, billed from
+    the pull) at the worker's vCPU and memory, one minute at least. Both routes take the same transitions."""
+    from media_pipeline import steps
+
+    _, price = cost.prices_for(region)
+    lambda_gb = steps.BY_NAME["extract_media"].memory_mib / 1024
+    lambda_per_second = lambda_gb * price["lambda"]["gb_second"]
+    vcpu, memory_gb = cost.DEFAULT_WORKER[0] / 1024, cost.DEFAULT_WORKER[1] / 1024
+    fargate_per_second = (vcpu * price["fargate"]["vcpu_hour"] + memory_gb * price["fargate"]["gb_hour"]) / 3600
+    # Lambda(w) = lambda_per_second * w; Fargate(w) = fargate_per_second * max(60, w + startup)
+    breakeven = fargate_per_second * 60 / lambda_per_second  # where Lambda reaches Fargate's one-minute minimum
+    if breakeven + startup_seconds > 60:  # past the minimum: Fargate bills the extraction and its start-up
+        breakeven = fargate_per_second * startup_seconds / (lambda_per_second - fargate_per_second)
+    n = len(measured)
+    mean_t, mean_w = sum(m for m, _ in measured) / n, sum(w for _, w in measured) / n
+    slope = sum((m - mean_t) * (w - mean_w) for m, w in measured) / sum((m - mean_t) ** 2 for m, _ in measured)
+    intercept = mean_w - slope * mean_t
+    return {"lambda_usd_per_second": lambda_per_second, "fargate_usd_per_second": fargate_per_second,
+            "startup_seconds": startup_seconds, "breakeven_extraction_seconds": round(breakeven, 1),
+            "seconds_per_minute_of_video": round(slope, 4), "intercept_seconds": round(intercept, 2),
+            "breakeven_video_minutes": round((breakeven - intercept) / slope, 1) if slope > 0 else None,
+            "measured": measured}
+
+
+def main() -> int:
+    options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    options.add_argument("--json", action="store_true")
+    options.add_argument("--region", default="us-east-1")
+    options.add_argument("--video-minutes", type=float, default=60)
+    options.add_argument("--extraction", nargs="+", default=["1=0.3", "10=1.6", "60=8.8"], metavar="MIN=SECONDS",
+                         help="the video worker's measured time per video length (benchmarks/video_worker.py)")
+    options.add_argument("--only-crossover", action="store_true", help="skip the emulator runs")
+    args = options.parse_args()
+    measured = [(float(m), float(s)) for m, s in (pair.split("=") for pair in args.extraction)]
+    crossovers = [crossover(measured, args.region, startup_seconds=s) for s in (0, 30)]
+    if args.only_crossover:
+        print(json.dumps(crossovers, indent=2))
+        return 0
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        items = media(Path(tmp), args.video_minutes)
+        with LocalPipeline(mode="server", engines=False) as pipeline:
+            moto_gaps.install_ai_engines(transcribe=transcribe, textract=textract, bedrock=bedrock,
+                                         comprehend_language=comprehend_language)
+            for label, name, body in items:
+                began = time.perf_counter()
+                upload = pipeline.upload(body, name=name)
+                manifest = pipeline.wait(upload.media_id, timeout=900)
+                sfn = pipeline.client("stepfunctions")
+                while sfn.describe_execution(executionArn=pipeline.execution_arn(upload.media_id))["status"] == "RUNNING":
+                    time.sleep(0.05)
+                history = pipeline.history(upload.media_id)
+                recount = cost.count_execution(history)
+                # The emulator's model is the extractive stand-in (no price): its tokens are priced as the
+                # deployment's default model. The count is the finished history's (finalize's, plus its own end).
+                if "enrichment" in manifest:
+                    manifest["enrichment"]["model"] = MODEL_ID
+                before = cost.cost_section(manifest, recount, region=args.region)
+                assert before["units"]["state_transitions"] == manifest["cost"]["units"]["state_transitions"]
+                results.append({
+                    "label": label, "status": manifest["status"], "seconds": round(time.perf_counter() - began, 1),
+                    "path": entered(history), "usage": manifest.get("usage", {}),
+                    "recounted_transitions": recount.transitions + recount.retries,
+                    "before": row(label, before), "express": row(label, express(manifest, history, args.region)),
+                    "merged": row(label, merged(manifest, history, args.region)),
+                    "express_whole": (lambda s: s and row(label, s))(express_whole(manifest, history, args.region))})
+                print(f"{label}: {manifest['status']} in {results[-1]['seconds']} s", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"items": results, "crossover": crossovers}, indent=2))
+        return 0
+    print(f"prices: {cost.price_table()['as_of']}, {args.region}; model {MODEL_ID}")
+    print(f"{'item':26} {'AI $':>10} {'orch. $':>10} {'share':>7} {'trans.':>6} {'Lambda GB-s':>11} | "
+          f"{'express $':>10} {'share':>7} | {'merged $':>10} {'share':>7} | {'all-Express $':>12} {'share':>7}")
+    for r in results:
+        b, e, m = r["before"], r["express"], r["merged"]
+        print(f"{r['label']:26} {b['ai']:10.6f} {b['orchestration']:10.6f} {b['share']:7.1%} {b['transitions']:6d} "
+              f"{b['lambda_gb_seconds']:11.3f} | {e['orchestration']:10.6f} {e['share']:7.1%} | "
+              f"{m['orchestration']:10.6f} {m['share']:7.1%} | " +
+              (f"{r['express_whole']['orchestration']:12.6f} {r['express_whole']['share']:7.1%}" if r["express_whole"]
+               else f"{'-':>12} {'-':>7}"))
+    for r in results:
+        print(f"  {r['label']}: AI {r['before']['ai_by_service']}; orchestration {r['before']['orchestration_by_part']}; "
+              f"path {' > '.join(r['path'])}")
+    for c in crossovers:
+        print(f"Fargate vs Lambda for video extraction (start-up {c['startup_seconds']:g} s): Lambda "
+              f"${c['lambda_usd_per_second']:.8f}/s, Fargate ${c['fargate_usd_per_second']:.8f}/s; equal at "
+              f"{c['breakeven_extraction_seconds']} s of extraction = {c['breakeven_video_minutes']} min of video at the "
+              f"measured {c['seconds_per_minute_of_video']} s per minute (+{c['intercept_seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
