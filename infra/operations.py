@@ -19,6 +19,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from media_pipeline import steps
+
 NAMESPACE = "MediaPipeline"
 SERVICE = "media-pipeline"  # media_pipeline.observability.ITEM_METRICS_SERVICE
 MEDIA_TYPES = ("audio", "video", "document", "image", "unknown")
@@ -98,7 +100,10 @@ class Operations(Construct):
             cw.GraphWidget(title="Failures by reason code", width=8, stacked=True, left=[
                 self.search("ItemFailures", ("reason_code",), period)]),
         )
-        latency_functions = [name for name in functions if name not in ("transcribe_callback", "textract_callback")]
+        # The item's own steps (and ingest): not the callbacks, the capacity release nor the scheduled reconcile.
+        background = {steps.triggered_by(t).name for t in (steps.TRANSCRIBE_EVENTS, steps.TEXTRACT_TOPIC,
+                                                           steps.EXECUTION_EVENTS, steps.SCHEDULE)}
+        latency_functions = [name for name in functions if name not in background]
         self.dashboard.add_widgets(
             cw.GraphWidget(title="Step latency p50 (ms)", width=8, left=[
                 functions[name].metric_duration(statistic="p50", period=period, label=name)

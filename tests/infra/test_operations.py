@@ -32,7 +32,7 @@ def test_the_dashboard_shows_items_failures_latency_throttles_dead_letters_and_c
     assert 'SEARCH(\'{MediaPipeline,service,reason_code} MetricName=\\"ItemFailures\\"\', \'Sum\', 900)' in text
     assert 'SEARCH(\'{MediaPipeline,service,media_type} MetricName=\\"ItemCost\\"\', \'Sum\', 3600)' in text
     p95 = found["Step latency p95 (ms)"]["properties"]["metrics"]
-    assert len(p95) == 12 and all(m[-1]["stat"] == "p95" and m[1] == "Duration" for m in p95)  # every step but callbacks
+    assert len(p95) == 12 and all(m[-1]["stat"] == "p95" and m[1] == "Duration" for m in p95)  # the item's steps and ingest
     throttles = json.dumps(found["AI-service throttles"]["properties"]["metrics"])
     assert '"AWS/Bedrock", "InvocationThrottles", "ModelId", "amazon.nova-lite-v1:0"' in throttles
     assert '"AWS/Textract", "ThrottledCount", "Operation", "StartDocumentTextDetection"' in throttles
