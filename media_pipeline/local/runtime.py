@@ -75,7 +75,7 @@ class LocalPipeline(account.EmulatedAccount):
     def __init__(self, *, mode: str = "server", root: Path | str = account.PROJECT_ROOT, engines: bool = True,
                  worker: str | None = None, environment: Mapping[str, str] | None = None,
                  warm_engines: bool = False, log_level: str = "WARNING", enforce_iam: bool = True,
-                 ingest_visibility_timeout: int | None = None):
+                 ingest_visibility_timeout: int | None = None, on_phase: Callable[[str], None] | None = None):
         if mode not in ("server", "mock"):
             raise ValueError("mode is 'server' or 'mock'")
         self.mode = mode
@@ -97,6 +97,7 @@ class LocalPipeline(account.EmulatedAccount):
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[str, Any] = {}
+        self.on_phase = on_phase or (lambda text: None)  # what start() is doing, for a progress display
 
     # ---- lifecycle --------------------------------------------------------------------------------------------
 
@@ -114,6 +115,7 @@ class LocalPipeline(account.EmulatedAccount):
             raise RuntimeError("the step registry, functions/, the ASL and the deployment snapshot disagree:\n- " + "\n- ".join(disagreements))
         moto_gaps.uninstall()
         iam.uninstall()
+        self.on_phase("Starting the AWS emulator")
         if self.mode == "server":
             self._server = moto_gaps.start_server()
             self.endpoint_url = self._server.endpoint_url
@@ -123,9 +125,11 @@ class LocalPipeline(account.EmulatedAccount):
             self._mock = mock_aws(config=moto_gaps.MOTO_CONFIG)
             self._mock.start()
         self._set_environment(self.function_environment())
+        self.on_phase("Loading the pipeline's functions and the offline engines")
         self._install_workarounds()
         if self.warm_engines and self.engines:
             threading.Thread(target=warm_engines, name="warm-engines", daemon=True).start()
+        self.on_phase("Building the emulated account: bucket, table, queues, rules, roles, state machine, functions")
         self._build_account()
         return self
 
