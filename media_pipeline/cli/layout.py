@@ -68,12 +68,13 @@ def assign_folders(inputs: Iterable[tuple[str, PurePath]]) -> list[PurePath]:
     folders = []
     for full, relative in inputs:
         folder = folder_for(relative)
-        if _clashes(folder, taken):
+        if _clashes(folder, taken):  # the same name: hash the file's own name
             folder = folder.parent / with_hash(folder.name, full)
         salt = 0
-        while _clashes(folder, taken):  # a hash collision, or a name that already carries this hash
+        while _clashes(folder, taken):  # still inside another item's folder (or a hash collision): hash the top
             salt += 1
-            folder = folder.parent / with_hash(folder.name, f"{full}\0{salt}")
+            top, *rest = folder.parts
+            folder = PurePath(with_hash(top, f"{full}\0{salt}"), *rest)
         taken.add(folder)
         folders.append(folder)
     return folders

@@ -15,6 +15,7 @@ from media_pipeline.cli import exits
 from media_pipeline.cli.stack import add_aws_options, session
 
 KEY_PENDING_DAYS = 7  # the shortest wait KMS allows
+WAIT_SECONDS = 10  # between checks that the stack is gone
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -91,7 +92,7 @@ def command_teardown(args: argparse.Namespace, stdout: IO[str]) -> int:
 
     say(f"deleting stack {args.stack}")
     cloudformation.delete_stack(StackName=args.stack)
-    cloudformation.get_waiter("stack_delete_complete").wait(StackName=args.stack, WaiterConfig={"Delay": 10,
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=args.stack, WaiterConfig={"Delay": WAIT_SECONDS,
                                                                                               "MaxAttempts": 360})
     delete_retained(aws, kept, say)
     return exits.OK
