@@ -24,7 +24,7 @@ class Item:
     media_id: str = ""
     state: str = "waiting"
     manifest: dict[str, Any] | None = None
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.monotonic)  # reset when its upload starts
     seconds: float = 0.0
     seen_events: int = 0
 

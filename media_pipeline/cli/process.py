@@ -76,7 +76,7 @@ def command_process(args: argparse.Namespace, stdout: IO[str]) -> int:
     items = items_for(inputs)
     out = Path(args.out)
     started = time.monotonic()
-    with Board(items, sys.stderr) as board:
+    with Board(items, sys.stderr, live=False if args.verbose else None) as board:  # logs and a live board do not mix
         if args.stack:
             from media_pipeline.cli.stack import Stack, session
 

@@ -7,7 +7,9 @@ TERM=dumb) it prints one plain line per change, so logs stay readable.
 from __future__ import annotations
 
 import os
+import io
 import shutil
+import sys
 import threading
 import time
 from typing import IO
@@ -20,6 +22,13 @@ BAR_WIDTH = 24
 def clock(seconds: float) -> str:
     seconds = int(max(0, seconds))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class _Held(io.StringIO):
+    """stderr while the live board is drawn (kept, written out after it)."""
+
+    def isatty(self) -> bool:
+        return False
 
 
 class Board:
@@ -35,6 +44,8 @@ class Board:
         self._lock = threading.RLock()
         self._ticker: threading.Thread | None = None
         self._ticking = threading.Event()
+        self._saved_streams: tuple[IO[str], IO[str]] | None = None
+        self._held: _Held | None = None
 
     # ---- what happened ---------------------------------------------------------------------------------------
 
@@ -77,11 +88,14 @@ class Board:
         return line
 
     def item_line(self, item: Item, width: int) -> str:
-        elapsed = item.seconds if item.finished else time.monotonic() - item.started
         state = item.state if not item.manifest else item.manifest.get("status", item.state)
         label_width = max(12, min(48, width - 40))
         label = item.label if len(item.label) <= label_width else "…" + item.label[-(label_width - 1):]
-        return f"{label:{label_width}} {state[:28]:28} {elapsed:6.1f}s"[:width]
+        if item.finished:
+            elapsed = f"{item.seconds:6.1f}s"
+        else:  # an item not uploaded yet has no time of its own
+            elapsed = f"{time.monotonic() - item.started:6.1f}s" if item.media_id or state != "waiting" else ""
+        return f"{label:{label_width}} {state[:28]:28} {elapsed}"[:width]
 
     def plain_line(self, item: Item) -> str:
         return f"[{self.done()}/{len(self.items)}] {clock(time.monotonic() - self.started)} {item.label}: {item.state}"
@@ -115,6 +129,13 @@ class Board:
 
     def __enter__(self) -> "Board":
         if self.live:
+            # Anything else written to stderr meanwhile (a library's warning) would break the redraw: it is held
+            # and written after the board.
+            self._held = _Held()
+            self._saved_streams = (sys.stdout, sys.stderr)
+            sys.stderr = self._held
+            if self._saved_streams[0] is self._saved_streams[1] or self._saved_streams[0] is self.stream:
+                sys.stdout = self._held
             self._ticking.set()
             self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
             self._ticker.start()
@@ -131,6 +152,13 @@ class Board:
             self._ticker.join(timeout=2)
         self.status = ""
         self.draw()
+        if self._saved_streams is not None:
+            sys.stdout, sys.stderr = self._saved_streams
+            self._saved_streams = None
+            held = self._held.getvalue()
+            if held:
+                self.stream.write(held)
+                self.stream.flush()
 
     def _tick(self) -> None:
         while self._ticking.is_set():

@@ -5,6 +5,8 @@ import builtins
 import io
 import json
 import os
+import shutil
+import subprocess
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path, PurePath
 
@@ -197,3 +199,20 @@ def test_live_progress_draws_a_bar_with_an_estimate() -> None:
 def test_exit_status(statuses, strict, code) -> None:
     items = [Item(path=Path(s), label=s, manifest={"status": s}) for s in statuses]
     assert exits.for_items(items, strict=strict) == code
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(chromium() is None, reason="no Chromium on this machine (Debian: apt-get install chromium)")
+def test_results_page_opens_from_the_file_system_in_chromium(tmp_path: Path) -> None:
+    item, out = finished_item(tmp_path)
+    page = results_page.write([item], out)
+    run = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                          "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    dom = run.stdout
+    assert "<audio" in dom and 'kind="captions"' in dom
+    assert "Summary &amp; more" in dom and "Welcome &lt;script&gt;alert(1)&lt;/script&gt; &amp; goodbye" in dom
+    assert "<script>" not in dom  # the transcript stayed text in the browser too
