@@ -59,6 +59,11 @@ def manifest_for_output(item: Item, out: Path) -> dict:
         video["thumbnails"] = [f"{base}/{t}" for t in video.get("thumbnails") or []]
         if video.get("poster"):
             video["poster"] = f"{base}/{video['poster']}"
+    pii = manifest.get("pii")
+    if pii:
+        for name in ("redacted_text", "entities"):
+            if pii.get(name) and "://" not in pii[name]:
+                pii[name] = f"{base}/{pii[name]}"
     return manifest
 
 
