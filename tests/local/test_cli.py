@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -109,8 +110,17 @@ def test_runs_into_one_out_folder_never_mix_and_a_rerun_replaces(tmp_path: Path)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["index.html", "talk.ogg", "talk.png"]
 
 
+@pytest.fixture
+def fresh_emulator_after() -> Iterator[None]:
+    """The command ran its emulator in this process: its account is emptied for the next test's."""
+    yield
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
 def test_one_bad_input_never_stops_the_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+                                             capsys: pytest.CaptureFixture[str], fresh_emulator_after: None) -> None:
     """A FIFO, a vanished file, a directory loop, a file that cannot be read at upload, and two 251-character names
     with one stem: the bad ones FAILED with a reason, the good ones SUCCEEDED, every one in its own folder."""
     from media_pipeline import cli
