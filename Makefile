@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test test-fast test-slow synth deployment-snapshot iam-report lint bench clean
+.PHONY: setup demo test test-fast test-slow synth deploy destroy deployment-snapshot iam-report lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-local.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test-slow: setup
 
 synth: setup  ## synthesize the CDK app into cdk.out/ (no AWS credentials, no Docker)
 	$(PY) app.py
+
+deploy: setup  ## npx aws-cdk@2 deploy with this checkout's settings (needs AWS credentials; docs/deploy.md)
+	npx aws-cdk@2 deploy
+
+destroy:  ## npx aws-cdk@2 destroy: keeps the data unless deployed with retain_data=false (docs/deploy.md, "Teardown")
+	npx aws-cdk@2 destroy
 
 deployment-snapshot: setup  ## the emulator's copy of the template's roles and limits (after changing infra/)
 	$(PY) -m media_pipeline.local.deployment --write

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling, Size
+from aws_cdk import (Annotations, AssetHashType, BundlingOptions, CfnParameter, CfnRule, CfnRuleAssertion,
+                     DockerImage, Duration, Fn, ILocalBundling, Size, Stack)
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -224,3 +225,18 @@ class FunctionFactory:
         self.functions[name] = function
         return function
 
+
+
+WITHOUT_PACKAGES = ("synthesized with -c bundling=false: the functions are packaged WITHOUT their third-party "
+                    "packages and cannot run. Synthesize again without it to deploy.")
+
+
+def refuse_deploy_without_packages(stack: Stack) -> None:
+    """`-c bundling=false` is for reading the template and for the tests: a warning at synth, and a template rule
+    that makes CloudFormation refuse to create or update the stack (unless DeployWithoutPackages=yes is passed)."""
+    Annotations.of(stack).add_warning_v2("media-pipeline:bundling-off", WITHOUT_PACKAGES)
+    override = CfnParameter(stack, "DeployWithoutPackages", type="String", default="no", allowed_values=["no", "yes"],
+                            description="yes deploys functions that lack their packages (they fail when invoked)")
+    CfnRule(stack, "FunctionsHaveTheirPackages", assertions=[CfnRuleAssertion(
+        assert_=Fn.condition_equals(override.value_as_string, "yes"),
+        assert_description="This template was " + WITHOUT_PACKAGES)])

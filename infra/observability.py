@@ -30,7 +30,8 @@ def retention_for(days: int) -> logs.RetentionDays:
 class Observability(Construct):
     """The logs' KMS key and the factory method for log groups (functions, state machine, worker, VPC)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, log_retention_days: int) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, log_retention_days: int,
+                 retain_data: bool = True) -> None:
         super().__init__(scope, construct_id)
         self.retention = retention_for(log_retention_days)
         stack = Stack.of(self)
@@ -38,7 +39,8 @@ class Observability(Construct):
             self, "LogKey",
             description="Encrypts the media pipeline's CloudWatch log groups",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            # Kept with the data by default (old log events stay readable); deleted 7 days after the stack otherwise.
+            removal_policy=RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY,
             pending_window=Duration.days(7),
         )
         # CloudWatch Logs encrypts with the key only for log groups of this account and region.

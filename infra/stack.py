@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.ai_services import AiServices
-from infra.functions import FunctionFactory, camel
+from infra.functions import FunctionFactory, camel, refuse_deploy_without_packages
 from infra.ingest import Ingest, event_pattern
 from infra.observability import Observability
 from infra.reconcile import Reconcile
@@ -29,14 +29,19 @@ class MediaPipelineStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
 
-        observability = Observability(self, "Observability", log_retention_days=settings.log_retention_days)
+        observability = Observability(self, "Observability", log_retention_days=settings.log_retention_days,
+                                      retain_data=settings.retain_data)
         storage = Storage(
             self, "Storage",
             upload_prefix=settings.upload_prefix,
             results_prefix=settings.results_prefix,
             raw_upload_expiration_days=settings.raw_upload_expiration_days,
             noncurrent_version_expiration_days=settings.noncurrent_version_expiration_days,
+            results_expiration_days=settings.results_expiration_days,
+            retain_data=settings.retain_data,
         )
+        if not settings.bundling:
+            refuse_deploy_without_packages(self)
 
         factory = FunctionFactory(
             self,

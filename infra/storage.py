@@ -35,10 +35,18 @@ class Storage(Construct):
         results_prefix: str,
         raw_upload_expiration_days: int,
         noncurrent_version_expiration_days: int,
+        results_expiration_days: int = 0,
+        retain_data: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.upload_prefix = upload_prefix
         self.results_prefix = results_prefix
+        # Teams keep their data when the stack goes (RETAIN); a workshop's `retain_data=false` removes it all:
+        # the buckets are emptied of every version and delete marker by CDK's auto-delete custom resource.
+        removal = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
+        results_rules = [s3.LifecycleRule(id="expire-results", prefix=results_prefix,
+                                          expiration=Duration.days(results_expiration_days))] \
+            if results_expiration_days > 0 else []
 
         self.access_log_bucket = s3.Bucket(
             self, "AccessLogBucket",
@@ -47,7 +55,8 @@ class Storage(Construct):
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(365))],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=removal,
+            auto_delete_objects=not retain_data,
         )
         self.bucket = s3.Bucket(
             self, "MediaBucket",
@@ -70,8 +79,10 @@ class Storage(Construct):
                     expired_object_delete_marker=True,
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 ),
+                *results_rules,  # transcripts and text may hold personal data: `results_expiration_days`
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=removal,
+            auto_delete_objects=not retain_data,
         )
 
         # EventBridge notifications through CloudFormation's own property, not CDK's custom-resource Lambda.
@@ -90,8 +101,9 @@ class Storage(Construct):
                 point_in_time_recovery_enabled=True,
             ),
             encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=removal,
         )
+
 
     # Object-level grants scoped to one prefix: S3 actions named one by one, not `s3:GetObject*`.
     def uploads_arn(self) -> str:
@@ -148,3 +160,4 @@ class Storage(Construct):
     @staticmethod
     def _grant(grantee: iam.IGrantable, actions: list[str], resource: str) -> None:
         iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=[resource])
+

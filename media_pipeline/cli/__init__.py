@@ -1,75 +1,66 @@
 """The `media-pipeline` command: run media through the pipeline offline, or through a deployed stack.
 
-    media-pipeline process PATH... [--out DIR] [--json] [--stack NAME] [--redact-pii]
-    media-pipeline status MEDIA_ID --stack NAME
-    media-pipeline results MEDIA_ID --stack NAME [--out DIR]
+    media-pipeline process PATH... [--out DIR] [--json] [--strict] [--stack NAME [--region R] [--profile P]]
+    media-pipeline status MEDIA_ID --stack NAME [--region R] [--profile P]
+    media-pipeline results MEDIA_ID --stack NAME [--region R] [--profile P] [--out DIR]
     media-pipeline demo [--out DIR]
     media-pipeline reconcile (--stack NAME | --local) [--dry-run] [--json]   (media_pipeline/cli/operations.py)
     media-pipeline redrive (--stack NAME | --local) [--json]
     media-pipeline cost [FOLDER...] [--stack NAME] [--json]
+    media-pipeline teardown --stack NAME [--region R] [--profile P] [--yes]
 
 Without --stack, `process` starts the offline local mode (media_pipeline.local.runtime): the pipeline's own
 handlers and state machine on an embedded emulator with offline engines. Progress goes to stderr; stdout holds
-the results table, or with --json exactly one JSON array of manifests and nothing else. The exit status is 0
-when every input got a manifest, whatever its status (a FAILED item carries its reason); 1 when the pipeline
-could not produce one; 2 for a usage error.
+the results table, or with --json exactly one JSON array of manifests and nothing else. Each input gets its own
+folder under --out (media_pipeline/cli/layout.py) and the run an `index.html` (media_pipeline/cli/results_page.py).
+Exit status: media_pipeline/cli/exits.py.
+
+Each command lives in its own module with a `register(commands)` function that adds its sub-parser and sets
+`run=<function(args, stdout) -> exit status>`; adding a command is that module plus one line in COMMAND_MODULES.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from media_pipeline.cli import cost, operations
-from media_pipeline.cli.commands import command_demo, command_process, command_results, command_status
+from media_pipeline.cli import exits
 
-DEFAULT_OUT = "media-pipeline-results"
-DEMO_OUT = "demo-results"
-DEFAULT_TIMEOUT = 900.0
+# One line per command module (each has `register(commands)`); the order is the order of `--help`.
+COMMAND_MODULES = (
+    "media_pipeline.cli.process",     # process, demo
+    "media_pipeline.cli.deployed",    # status, results
+    "media_pipeline.cli.teardown",    # teardown
+    "media_pipeline.cli.operations",  # reconcile, redrive
+    "media_pipeline.cli.cost",        # cost
+)
 
 
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="media-pipeline", description=__doc__.split("\n\n")[0])
     commands = main_parser.add_subparsers(dest="command", required=True)
-
-    process = commands.add_parser("process", help="run files through the pipeline and download the results")
-    process.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories of files")
-    process.add_argument("--out", default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT}/)")
-    process.add_argument("--json", action="store_true", help="print one JSON array of manifests on stdout")
-    process.add_argument("--stack", help="a deployed stack's name (default: the offline local mode)")
-    process.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for all items")
-    process.add_argument("--verbose", action="store_true", help="the functions' INFO logs on stderr")
-    process.add_argument("--redact-pii", action="store_true",
-                         help="offline: redact personal data (the deployment's pii_redaction setting)")
-
-    status = commands.add_parser("status", help="an item's job record in a deployed stack")
-    status.add_argument("media_id")
-    status.add_argument("--stack", required=True)
-    status.add_argument("--json", action="store_true")
-
-    results = commands.add_parser("results", help="download an item's results from a deployed stack")
-    results.add_argument("media_id")
-    results.add_argument("--stack", required=True)
-    results.add_argument("--out", default=DEFAULT_OUT)
-
-    demo = commands.add_parser("demo", help=f"process samples/ offline into {DEMO_OUT}/")
-    demo.add_argument("--out", default=DEMO_OUT)
-    demo.add_argument("--json", action="store_true")
-    demo.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
-    demo.add_argument("--verbose", action="store_true")
-    operations.add_commands(commands)  # reconcile, redrive
-    cost.register(commands)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return main_parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from media_pipeline.cli.stack import expected_error
+
     args = parser().parse_args(argv)
-    # Only this command writes to stdout: functions log (Powertools) to stdout, so it points at stderr meanwhile.
+    # Only the command writes to stdout: functions log (Powertools) to stdout, so it points at stderr meanwhile.
     stdout = sys.stdout
     sys.stdout = sys.stderr
     try:
-        command = getattr(args, "run", None) or {"process": command_process, "status": command_status,
-                                                 "results": command_results, "demo": command_demo,
-                                                 "cost": cost.command_cost}[args.command]
-        return command(args, stdout)
+        return args.run(args, stdout)
+    except KeyboardInterrupt:
+        print("media-pipeline: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - what a user can fix is one line; anything else is a bug: traceback
+        message = expected_error(exc)
+        if message is None:
+            raise
+        print(f"media-pipeline: {message}", file=sys.stderr)
+        return exits.ERROR
     finally:
         sys.stdout = stdout

@@ -26,6 +26,7 @@ def register(commands: Any) -> None:
     cost.add_argument("folders", nargs="*", metavar="FOLDER", help="results folders (default: demo-results/)")
     cost.add_argument("--stack", help="a deployed stack's name: its results prefix in S3")
     cost.add_argument("--json", action="store_true", help="print the report as JSON")
+    cost.set_defaults(run=command_cost)
 
 
 def local_manifests(folders: Iterable[str]) -> Iterable[dict[str, Any]]:

@@ -1,10 +1,17 @@
-"""The inputs of a run: one Item per file, and the results folder each one gets."""
+"""The items of a run: one per input, from its check to its manifest and its results folder."""
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable
+from pathlib import Path, PurePath
+from typing import Any
+
+from media_pipeline.cli.inputs import Input
+from media_pipeline.cli.layout import assign_folders
+from media_pipeline.manifest import SCHEMA_VERSION
+
+FINISHED = ("SUCCEEDED", "FAILED", "TIMED OUT")
 
 
 @dataclass
@@ -13,35 +20,49 @@ class Item:
 
     path: Path
     label: str
+    folder: PurePath = PurePath()
     media_id: str = ""
     state: str = "waiting"
     manifest: dict[str, Any] | None = None
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.monotonic)  # reset when its upload starts
     seconds: float = 0.0
     seen_events: int = 0
-    folder: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.manifest is not None or self.state in FINISHED
+
+    def finish(self, manifest: dict[str, Any]) -> None:
+        self.manifest, self.seconds = manifest, time.monotonic() - self.started
+
+    def fail(self, code: str, message: str) -> None:
+        """The item ends here, before or outside the pipeline: a FAILED manifest with the reason."""
+        self.finish(input_failure(self.path, code, message))
 
 
-def expand_inputs(paths: Iterable[str]) -> list[Path]:
-    """Files as given; a directory stands for the files in it (recursively, sorted, hidden files skipped)."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*")) if p.is_file() and not any(
-                part.startswith(".") for part in p.relative_to(path).parts))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise FileNotFoundError(raw)
-    return found
+def input_failure(path: Path, code: str, message: str) -> dict[str, Any]:
+    """The FAILED manifest of an input the pipeline never saw (its media id is derived from the local path)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "media_id": hashlib.sha256(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:32],
+        "source": {"uri": str(path)},
+        "status": "FAILED",
+        "media_type": "unknown",
+        "warnings": [],
+        "artifacts": {},
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "error": {"code": code, "message": message},
+    }
 
 
-def folder_names(items: list[Item]) -> None:
-    """DIR/<file stem>/, or DIR/<stem>-<media id prefix>/ when two inputs share a stem."""
-    stems: dict[str, int] = {}
-    for item in items:
-        stems[item.path.stem] = stems.get(item.path.stem, 0) + 1
-    for item in items:
-        stem = item.path.stem or item.media_id
-        item.folder = stem if stems[item.path.stem] == 1 else f"{stem}-{item.media_id[:8]}"
+def items_for(inputs: list[Input]) -> list[Item]:
+    """An Item per input with its own results folder; an input that cannot run is FAILED already."""
+    folders = assign_folders((str(i.path), i.relative) for i in inputs)
+    items = []
+    for checked, folder in zip(inputs, folders):
+        item = Item(path=checked.path, label=checked.label, folder=folder)
+        if checked.reason is not None:
+            item.fail(*checked.reason)
+            item.state = "FAILED"
+        items.append(item)
+    return items

@@ -36,17 +36,20 @@ class Target:
     session_options: dict[str, Any]
 
     def client(self, service: str, **config: Any) -> Any:
-        import boto3
         from botocore.config import Config
 
-        return boto3.session.Session().client(service, config=Config(**config) if config else None,
-                                              **self.session_options)
+        from media_pipeline.cli.stack import session
+
+        options = dict(self.session_options)
+        chosen = session(region=options.pop("region", None), profile=options.pop("profile", None))
+        return chosen.client(service, config=Config(**config) if config else None, **options)
 
     @classmethod
-    def of_stack(cls, name: str) -> "Target":
-        import boto3
+    def of_stack(cls, name: str, *, region: str | None = None, profile: str | None = None) -> "Target":
+        from media_pipeline.cli.stack import session
 
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+        stacks = session(region=region, profile=profile).client("cloudformation").describe_stacks(
+            StackName=name)["Stacks"]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
         missing = [key for key in ("ReconcileFunctionName", "DeadLetterQueueUrl") if key not in outputs]
         if missing:
@@ -56,7 +59,8 @@ class Target:
             ("textract_callback", "TextractCallbackDeadLetterQueueUrl", "TextractCallbackFunctionName"))
             if queue in outputs and function in outputs}
         return cls(name=name, reconcile_function=outputs["ReconcileFunctionName"],
-                   ingest_dlq_url=outputs["DeadLetterQueueUrl"], callback_dlqs=callbacks, session_options={})
+                   ingest_dlq_url=outputs["DeadLetterQueueUrl"], callback_dlqs=callbacks,
+                   session_options={"region": region, "profile": profile})
 
     @classmethod
     def local(cls, endpoint_url: str | None = None) -> "Target":
@@ -76,7 +80,7 @@ class Target:
                    callback_dlqs={}, session_options=options)  # the emulated account has no callback DLQs
 
 
-def add_commands(commands: Any) -> None:
+def register(commands: Any) -> None:
     """Register `reconcile` and `redrive` on the CLI's subparsers; each sets `run` to its command."""
     reconcile = commands.add_parser("reconcile", help="finish uploads with neither a manifest nor a running execution")
     _add_target(reconcile)
@@ -98,10 +102,15 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--local", action="store_true", help="the local mode's emulator")
     parser.add_argument("--endpoint-url", help="with --local: the emulator's endpoint (default AWS_ENDPOINT_URL)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    from media_pipeline.cli.stack import add_aws_options
+
+    add_aws_options(parser)
 
 
 def target_of(args: argparse.Namespace) -> Target:
-    return Target.local(args.endpoint_url) if args.local else Target.of_stack(args.stack)
+    if args.local:
+        return Target.local(args.endpoint_url)
+    return Target.of_stack(args.stack, region=args.region, profile=args.profile)
 
 
 def run_reconcile(target: Target, *, dry_run: bool, grace_seconds: int | None) -> dict[str, Any]:

@@ -1,43 +1,9 @@
-"""What the command shows: a live board of items on stderr, the results table and excerpts on stdout."""
+"""What `process` prints on stdout: the results table and excerpts (progress is media_pipeline/cli/progress.py)."""
 from __future__ import annotations
 
-import json
-import os
-import time
-from typing import IO, Any
+from typing import Any
 
 from media_pipeline.cli.items import Item
-
-
-class Board:
-    """A live line per item on a terminal; one line per change otherwise (logs, CI)."""
-
-    def __init__(self, items: list[Item], stream: IO[str]):
-        self.items, self.stream = items, stream
-        self.live = stream.isatty() and os.environ.get("TERM") != "dumb"
-        self.drawn = 0
-
-    def line(self, item: Item) -> str:
-        elapsed = item.seconds if item.manifest else time.monotonic() - item.started
-        return f"{item.label[:36]:36} {item.state[:48]:48} {elapsed:6.1f}s"
-
-    def update(self, item: Item, state: str) -> None:
-        if state == item.state:
-            return
-        item.state = state
-        if self.live:
-            self.draw()
-        else:
-            print(self.line(item), file=self.stream, flush=True)
-
-    def draw(self) -> None:
-        if not self.live:
-            return
-        out = f"\x1b[{self.drawn}F" if self.drawn else ""
-        out += "".join(f"\x1b[2K{self.line(item)}\n" for item in self.items)
-        self.stream.write(out)
-        self.stream.flush()
-        self.drawn = len(self.items)
 
 
 def reason_or_title(manifest: dict[str, Any]) -> str:
@@ -52,12 +18,13 @@ def reason_or_title(manifest: dict[str, Any]) -> str:
 
 
 def results_table(items: list[Item]) -> str:
-    rows = [("file", "media type", "status", "reason / title", "seconds")]
+    rows = [("file", "media type", "status", "reason / title", "folder", "seconds")]
     for item in items:
         manifest = item.manifest or {}
         rows.append((item.label, manifest.get("media_type", "-"), manifest.get("status", item.state),
-                     reason_or_title(manifest) if manifest else "no manifest", f"{item.seconds:.1f}"))
-    widths = [min(max(len(str(row[i])) for row in rows), cap) for i, cap in enumerate((36, 10, 9, 70, 8))]
+                     reason_or_title(manifest) if manifest else "no manifest", item.folder.as_posix() + "/",
+                     f"{item.seconds:.1f}"))
+    widths = [min(max(len(str(row[i])) for row in rows), cap) for i, cap in enumerate((36, 10, 9, 60, 30, 8))]
     lines = []
     for index, row in enumerate(rows):
         cells = [str(cell)[:width].ljust(width) for cell, width in zip(row, widths)]
@@ -86,9 +53,3 @@ def excerpts(items: list[Item], width: int = 400) -> str:
             lines.append(f"keywords: {', '.join(enrichment.get('keywords') or [])}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
-
-
-def manifest_for_output(item: Item) -> dict[str, Any]:
-    manifest = json.loads(json.dumps(item.manifest))
-    manifest.setdefault("source", {})["uri"] = str(item.path)
-    return manifest

@@ -1,14 +1,20 @@
-"""Running items through the pipeline: offline (the local mode) or on a deployed stack, until each has a manifest."""
+"""Running items through the pipeline, offline (the local mode) or on a deployed stack, until each has a manifest;
+then each item's results folder written whole (media_pipeline/cli/layout.py)."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import Any, Callable
 
-from media_pipeline.cli.items import Item, folder_names
-from media_pipeline.cli.output import Board
+from media_pipeline.cli.inputs import read_error
+from media_pipeline.cli.items import Item
+from media_pipeline.cli.layout import ItemFolder, local_manifest
+from media_pipeline.cli.progress import Board
 from media_pipeline.cli.stack import Stack
+from media_pipeline.manifest import MANIFEST_NAME
 from media_pipeline.pipeline_results import FINAL_STATUSES
+
+TIMED_OUT = "TIMED_OUT"
 
 
 def state_of(progress: Any) -> str | None:
@@ -19,82 +25,120 @@ def state_of(progress: Any) -> str | None:
     return None
 
 
+def upload_each(items: list[Item], board: Board, upload: Callable[[Item], str],
+                manifest_of: Callable[[str], dict[str, Any] | None]) -> None:
+    """Upload every item not yet finished; one that cannot be read now (it vanished, it is locked) is FAILED."""
+    for item in items:
+        if item.finished:
+            continue
+        item.started = time.monotonic()
+        board.update(item, "uploading")
+        try:
+            item.media_id = upload(item)
+        except OSError as exc:
+            item.fail(*read_error(item.path, exc))
+            board.update(item, "FAILED")
+            continue
+        board.update(item, "uploaded")
+        manifest = manifest_of(item.media_id)  # a rejected upload has its manifest already
+        if manifest is not None:
+            item.finish(manifest)
+            board.update(item, manifest["status"])
+
+
 def wait_for_manifests(items: list[Item], board: Board, *, timeout: float, poll_seconds: float,
                        manifest_of: Callable[[str], dict[str, Any] | None], progress: Callable[[Item], None]) -> None:
-    """Poll until every item has its manifest or the timeout passes; name each item's results folder."""
+    """Poll until every item has its manifest or the timeout passes (then the item is FAILED: TIMED_OUT)."""
     deadline = time.monotonic() + timeout
-    pending = [item for item in items if item.manifest is None]
+    pending = [item for item in items if not item.finished]
     while pending and time.monotonic() < deadline:
         for item in list(pending):
             progress(item)
             manifest = manifest_of(item.media_id)
             if manifest is not None:
-                item.manifest, item.seconds = manifest, time.monotonic() - item.started
+                item.finish(manifest)
                 board.update(item, manifest["status"])
                 pending.remove(item)
-        board.draw()
         time.sleep(poll_seconds)
     for item in pending:
-        item.seconds = time.monotonic() - item.started
+        item.fail(TIMED_OUT, f"no manifest after {timeout:.0f} s: the command stopped waiting (--timeout)")
         board.update(item, "TIMED OUT")
-    folder_names(items)
 
 
-def process_offline(paths: list[Path], out: Path, *, timeout: float, verbose: bool,
-                    board_stream: IO[str], environment: dict[str, str] | None = None) -> list[Item]:
+def save_item(item: Item, out: Path, *, results_uri: str | None, download: Callable[[Path], Any] | None) -> None:
+    """The item's folder, written beside its place and swapped in: its result files and its local manifest."""
+    if item.manifest is None:
+        return
+    folder = ItemFolder(out, item.folder)
+    try:
+        if download is not None:
+            download(folder.partial)
+        saved = local_manifest(item.manifest, input_path=item.path, results_uri=results_uri or "")
+        folder.write_json(MANIFEST_NAME, saved)
+        folder.commit()
+    except BaseException:
+        folder.discard()
+        raise
+    item.manifest = saved
+
+
+def process_offline(items: list[Item], out: Path, board: Board, *, timeout: float, verbose: bool,
+                    environment: dict[str, str] | None = None) -> None:
+    from media_pipeline.local import account
     from media_pipeline.local.runtime import LocalPipeline
 
-    items = [Item(path=p, label=str(p)) for p in paths]
-    board = Board(items, board_stream)
-    board.draw()
-    with LocalPipeline(mode="server", warm_engines=True, log_level="INFO" if verbose else "WARNING",
-                       environment=environment) as pipeline:
+    runnable = [item for item in items if not item.finished]
+    if runnable:
+        board.phase("Starting the offline pipeline: the AWS emulator, then the emulated account "
+                    "(bucket, queues, state machine, functions; a few seconds)")
+        pipeline = LocalPipeline(mode="server", warm_engines=True, log_level="INFO" if verbose else "WARNING",
+                                 environment=environment, on_phase=board.phase)
+        with pipeline:
+            board.phase(f"Uploading {len(runnable)} file(s)")
+            upload_each(items, board, lambda item: pipeline.upload(item.path, name=item.path.name).media_id,
+                        pipeline.manifest)
+            board.phase("Running (speech and OCR models load with the first items)")
+
+            def progress(item: Item) -> None:
+                item.seen_events = pipeline.report_progress(
+                    item.media_id, item.seen_events, lambda p: (s := state_of(p)) and board.update(item, s))
+
+            wait_for_manifests(items, board, timeout=timeout, poll_seconds=0.25, manifest_of=pipeline.manifest,
+                               progress=progress)
+            board.phase("Saving results")
+            for item in items:
+                results_uri = f"s3://{pipeline.bucket}/{account.RESULTS_PREFIX}{item.media_id}/"
+                fetch = (lambda target, media_id=item.media_id: pipeline.download_results(media_id, target)) \
+                    if item.media_id and item.state != "TIMED OUT" else None
+                save_item(item, out, results_uri=results_uri, download=fetch)
+    else:
         for item in items:
-            item.started = time.monotonic()
-            board.update(item, "uploading")
-            upload = pipeline.upload(item.path, name=item.path.name)
-            item.media_id = upload.media_id
-            board.update(item, "uploaded")
-            manifest = pipeline.manifest(item.media_id)  # a rejected upload has its manifest already
-            if manifest is not None:
-                item.manifest, item.seconds = manifest, time.monotonic() - item.started
-                board.update(item, manifest["status"])
-
-        def progress(item: Item) -> None:
-            item.seen_events = pipeline.report_progress(
-                item.media_id, item.seen_events, lambda p: (s := state_of(p)) and board.update(item, s))
-
-        wait_for_manifests(items, board, timeout=timeout, poll_seconds=0.25, manifest_of=pipeline.manifest,
-                           progress=progress)
-        for item in items:
-            if item.media_id:
-                pipeline.download_results(item.media_id, out / item.folder)
-    return items
+            save_item(item, out, results_uri=None, download=None)
 
 
-def process_on_stack(stack: Stack, paths: list[Path], out: Path, *, timeout: float,
-                     board_stream: IO[str]) -> list[Item]:
-    items = [Item(path=p, label=str(p)) for p in paths]
-    board = Board(items, board_stream)
-    board.draw()
-    for item in items:
+def process_on_stack(stack: Stack, items: list[Item], out: Path, board: Board, *, timeout: float) -> None:
+    def upload(item: Item) -> str:
         size, sent = max(1, item.path.stat().st_size), [0]
 
-        def on_bytes(count: int, item: Item = item, size: int = size, sent: list[int] = sent) -> None:
+        def on_bytes(count: int) -> None:
             sent[0] += count
             board.update(item, f"uploading {100 * sent[0] // size}%")
 
-        item.started = time.monotonic()
-        item.media_id = stack.upload(item.path, on_bytes)
-        board.update(item, "uploaded")
+        return stack.upload(item.path, on_bytes)
+
+    board.phase(f"Uploading to stack {stack.name} (bucket {stack.bucket})")
+    upload_each(items, board, upload, stack.manifest)
 
     def progress(item: Item) -> None:
         job = stack.job(item.media_id)
         if job:
-            board.update(item, job.get("status", "RUNNING").lower() if job.get("status") not in FINAL_STATUSES else "finishing")
+            status = job.get("status", "RUNNING")
+            board.update(item, status.lower() if status not in FINAL_STATUSES else "finishing")
 
+    board.phase(f"Running on stack {stack.name}")
     wait_for_manifests(items, board, timeout=timeout, poll_seconds=2.0, manifest_of=stack.manifest, progress=progress)
+    board.phase("Downloading results")
     for item in items:
-        if item.manifest:
-            stack.download(item.media_id, out / item.folder)
-    return items
+        fetch = (lambda target, media_id=item.media_id: stack.download(media_id, target)) \
+            if item.media_id and item.state != "TIMED OUT" else None
+        save_item(item, out, results_uri=f"s3://{stack.bucket}/{stack.results_prefix}{item.media_id}/", download=fetch)

@@ -77,7 +77,8 @@ class LocalPipeline(account.EmulatedAccount):
                  worker: str | None = None, environment: Mapping[str, str] | None = None,
                  warm_engines: bool = False, log_level: str = "WARNING", enforce_iam: bool = True,
                  ingest_visibility_timeout: int | None = None, quotas: "quota_rules.Quotas | None" = None,
-                 faults: "quota_rules.Faults | None" = None, schedule_time_scale: float = 1.0):
+                 faults: "quota_rules.Faults | None" = None, schedule_time_scale: float = 1.0,
+                 on_phase: Callable[[str], None] | None = None):
         if mode not in ("server", "mock"):
             raise ValueError("mode is 'server' or 'mock'")
         self.mode = mode
@@ -106,6 +107,7 @@ class LocalPipeline(account.EmulatedAccount):
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[str, Any] = {}
+        self.on_phase = on_phase or (lambda text: None)  # what start() is doing, for a progress display
 
     # ---- lifecycle --------------------------------------------------------------------------------------------
 
@@ -123,6 +125,7 @@ class LocalPipeline(account.EmulatedAccount):
             raise RuntimeError("the step registry, functions/, the ASL and the deployment snapshot disagree:\n- " + "\n- ".join(disagreements))
         moto_gaps.uninstall()
         iam.uninstall()
+        self.on_phase("Starting the AWS emulator")
         if self.mode == "server":
             self._server = moto_gaps.start_server()
             self.endpoint_url = self._server.endpoint_url
@@ -132,9 +135,11 @@ class LocalPipeline(account.EmulatedAccount):
             self._mock = mock_aws(config=moto_gaps.MOTO_CONFIG)
             self._mock.start()
         self._set_environment(self.function_environment())
+        self.on_phase("Loading the pipeline's functions and the offline engines")
         self._install_workarounds()
         if self.warm_engines and self.engines:
             threading.Thread(target=warm_engines, name="warm-engines", daemon=True).start()
+        self.on_phase("Building the emulated account: bucket, table, queues, rules, roles, state machine, functions")
         self._build_account()
         return self
 

@@ -3,11 +3,13 @@ inputs that must each end with a FAILED manifest and a reason while the run goes
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -49,14 +51,15 @@ def test_process_every_sample_and_bad_inputs(tmp_path: Path) -> None:
         manifest = by_input[str(sample)]
         assert manifest["status"] == "SUCCEEDED", manifest
         assert manifest["enrichment"]["model"] == "local.extractive-textrank-yake"
-        assert (out / sample.stem / "manifest.json").is_file()
+        assert (out / sample.name / "manifest.json").is_file()
     speech = by_input[str(SAMPLES / "speech.flac")]
     wer = quality.word_error_rate((SAMPLES / "expected" / "speech.txt").read_text(), speech["transcript"]["text"])
     assert wer <= 0.10
-    assert (out / "speech" / "captions.vtt").read_text().startswith("WEBVTT")
-    page_text = (out / "scanned-page" / "text.txt").read_text()
+    assert speech["artifacts"]["captions_vtt"] == f"{out}/speech.flac/captions.vtt"  # a path as printed
+    assert (out / "speech.flac" / "captions.vtt").read_text().startswith("WEBVTT")
+    page_text = (out / "scanned-page.png" / "text.txt").read_text()
     assert quality.character_error_rate((SAMPLES / "expected" / "scanned-page.txt").read_text(), page_text) <= 0.02
-    report_text = (out / "two-page-report" / "text.txt").read_text()
+    report_text = (out / "two-page-report.pdf" / "text.txt").read_text()
     assert quality.character_error_rate((SAMPLES / "expected" / "two-page-report.txt").read_text(), report_text) <= 0.02
     assert by_input[str(SAMPLES / "video-with-speech.mp4")]["video"]["poster"]
 
@@ -71,13 +74,92 @@ def test_process_prints_a_table_without_json(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", str(audio), "--out", str(tmp_path / "o")],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "SUCCEEDED" in run.stdout and "Welcome to the" in run.stdout and "1 of 1 items" in run.stdout
+    assert "SUCCEEDED" in run.stdout and "Welcome to the" in run.stdout and "1 of 1 items SUCCEEDED" in run.stdout
 
 
 def test_missing_input_is_a_usage_error(tmp_path: Path) -> None:
     from media_pipeline import cli
 
     assert cli.main(["process", str(tmp_path / "nope.wav")]) == 2
+
+
+def cli_run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", *args], cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600)
+
+
+def test_runs_into_one_out_folder_never_mix_and_a_rerun_replaces(tmp_path: Path) -> None:
+    """talk.ogg then talk.png into the same --out: two folders, each with its own files; a re-run replaces one."""
+    shutil.copy(SAMPLES / "speech.flac", tmp_path / "talk.ogg")
+    shutil.copy(SAMPLES / "scanned-page.png", tmp_path / "talk.png")
+    assert cli_run("talk.ogg", "--out", "out", cwd=tmp_path).returncode == 0
+    png = cli_run("talk.png", "--out", "out", "--json", cwd=tmp_path)
+    assert png.returncode == 0, png.stderr[-2000:]
+    audio, image = tmp_path / "out" / "talk.ogg", tmp_path / "out" / "talk.png"
+    assert json.loads((audio / "manifest.json").read_text())["media_type"] == "audio"
+    assert (audio / "captions.vtt").is_file()
+    saved = json.loads((image / "manifest.json").read_text())
+    assert saved["media_type"] == "image" and saved["source"]["uri"] == "talk.png"
+    assert not (image / "captions.vtt").exists() and "Quarterly Field Report" in (image / "text.txt").read_text()
+    assert all((image / link).is_file() for link in saved["artifacts"].values())  # links work inside the folder
+    assert "s3://" not in json.dumps({k: v for k, v in saved.items() if k != "source"})
+
+    (image / "left-over.txt").write_text("from an older run")
+    assert cli_run("talk.png", "--out", "out", cwd=tmp_path).returncode == 0
+    assert not (image / "left-over.txt").exists() and (image / "manifest.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["index.html", "talk.ogg", "talk.png"]
+
+
+@pytest.fixture
+def fresh_emulator_after() -> Iterator[None]:
+    """The command ran its emulator in this process: its account is emptied for the next test's."""
+    yield
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def test_one_bad_input_never_stops_the_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str], fresh_emulator_after: None) -> None:
+    """A FIFO, a vanished file, a directory loop, a file that cannot be read at upload, and two 251-character names
+    with one stem: the bad ones FAILED with a reason, the good ones SUCCEEDED, every one in its own folder."""
+    from media_pipeline import cli
+
+    batch = tmp_path / "batch"
+    (batch / "nested").mkdir(parents=True)
+    stem = "n" * 247
+    shutil.copy(SAMPLES / "scanned-page.png", batch / f"{stem}.png")
+    shutil.copy(SAMPLES / "scanned-page.png", batch / f"{stem}.jpg")
+    shutil.copy(SAMPLES / "scanned-page.png", batch / "nested" / "locked.png")
+    os.mkfifo(batch / "pipe.wav")
+    (batch / "vanished.mp3").symlink_to(tmp_path / "gone.mp3")
+    (batch / "nested" / "loop").symlink_to(batch)
+    locked = batch / "nested" / "locked.png"
+    real_read_bytes = Path.read_bytes
+
+    def locked_at_upload(path: Path) -> bytes:  # readable when checked, denied when the run reaches it
+        if path == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", locked_at_upload)
+    out = tmp_path / "out"
+    code = cli.main(["process", str(batch), "--out", str(out), "--json", "--strict"])
+    captured = capsys.readouterr()
+    assert code == 3, captured.err[-3000:]  # --strict: an item FAILED
+    by_input = {Path(m["source"]["uri"]).name: m for m in json.loads(captured.out)}
+    codes = {name: (m["status"], (m.get("error") or {}).get("code")) for name, m in by_input.items()}
+    assert codes == {f"{stem}.png": ("SUCCEEDED", None), f"{stem}.jpg": ("SUCCEEDED", None),
+                     "locked.png": ("FAILED", "INPUT_UNREADABLE"), "pipe.wav": ("FAILED", "INPUT_NOT_A_FILE"),
+                     "vanished.mp3": ("FAILED", "INPUT_NOT_FOUND"), "loop": ("FAILED", "INPUT_DIRECTORY_LOOP")}
+    folders = sorted(str(p.parent.relative_to(out)) for p in out.rglob("manifest.json"))
+    assert len(folders) == 6 and "nested/locked.png" in folders and "pipe.wav" in folders
+    long_ones = [f for f in folders if f.startswith("nnnn")]
+    assert len(long_ones) == 2 and all(len(f) <= 200 and "~" in f for f in long_ones)
+    for name in (f"{stem}.png", f"{stem}.jpg"):
+        assert "Quarterly Field Report" in Path(by_input[name]["artifacts"]["text"]).read_text()
+    page = (out / "index.html").read_text()
+    assert page.count('class="item"') == 6 and "named pipe" in page and "permission denied" in page
 
 
 def test_long_video_route_runs_the_worker_as_a_local_process() -> None:

@@ -3,6 +3,7 @@ stand-in engines, so these run fast), the Fargate route, and the CLI against a "
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,9 @@ def test_cli_stack_commands(pipeline: runtime.LocalPipeline, tmp_path: Path, cap
     manifests = json.loads(capsys.readouterr().out)
     assert len(manifests) == 1 and manifests[0]["status"] == "SUCCEEDED"
     assert manifests[0]["source"]["uri"] == str(audio)
-    assert (tmp_path / "out" / "clip" / "manifest.json").is_file()
+    saved = json.loads((tmp_path / "out" / "clip.wav" / "manifest.json").read_text())
+    assert saved["source"]["uri"] == str(audio) and saved["artifacts"]["transcript_text"] == "transcript.txt"
+    assert re.fullmatch(r"uploads/[0-9a-f]{16}/clip\.wav", manifests[0]["source"]["key"])  # content-hash upload
     media_id = manifests[0]["media_id"]
 
     assert cli.main(["status", media_id, "--stack", "media", "--json"]) == 0
