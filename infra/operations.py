@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_kms as kms
@@ -46,11 +46,13 @@ class Operations(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, state_machine: sfn.IStateMachine,
                  functions: Mapping[str, lambda_.IFunction], dead_letter_queues: Mapping[str, sqs.IQueue],
                  dead_letter_alarms: Mapping[str, cw.Alarm], bedrock_model_id: str,
-                 thresholds: AlarmThresholds = AlarmThresholds()) -> None:
+                 thresholds: AlarmThresholds = AlarmThresholds(), retain_data: bool = True) -> None:
         super().__init__(scope, construct_id)
         self.thresholds = thresholds
+        # Kept with the stack's data by default (retain_data), like every key of the stack; deleted with it otherwise.
         key = kms.Key(self, "AlarmTopicKey", description="Encrypts the media pipeline's alarm notifications",
-                      enable_key_rotation=True)
+                      enable_key_rotation=True,
+                      removal_policy=RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY)
         self.topic = sns.Topic(self, "AlarmTopic", display_name="Media pipeline alarms", master_key=key,
                                enforce_ssl=True)
         # CloudWatch publishes to the encrypted topic: it needs the key.

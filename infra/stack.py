@@ -151,6 +151,7 @@ class MediaPipelineStack(Stack):
         # --- the dashboard and the alarms (docs/operations.md) ---------------------------------------------
         operations = Operations(
             self, "Operations", state_machine=state_machine, functions=fn, bedrock_model_id=settings.bedrock_model_id,
+            retain_data=settings.retain_data,
             dead_letter_queues={"Ingest": ingest.dead_letter_queue,
                                 "TranscribeCallback": ai.transcribe_dead_letter_queue,
                                 "TextractCallback": ai.textract_dead_letter_queue},
