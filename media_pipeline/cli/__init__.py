@@ -36,6 +36,9 @@ def parser() -> argparse.ArgumentParser:
     process.add_argument("--verbose", action="store_true", help="the functions' INFO logs on stderr")
     process.add_argument("--redact-pii", action="store_true",
                          help="offline: redact personal data (the deployment's pii_redaction setting)")
+    process.add_argument("--language", metavar="CODE",
+                         help="offline: the speech's language as Transcribe names it (de-DE, es-US, ...); "
+                              "default auto, identified (the deployment's transcribe_language setting)")
 
     status = commands.add_parser("status", help="an item's job record in a deployed stack")
     status.add_argument("media_id")

@@ -31,6 +31,8 @@ def command_process(args: argparse.Namespace, stdout: IO[str]) -> int:
             items = process_on_stack(Stack.describe(args.stack), paths, out, timeout=args.timeout, board_stream=sys.stderr)
         else:
             settings = {"PII_REDACTION": "enabled"} if getattr(args, "redact_pii", False) else {}
+            if getattr(args, "language", None):
+                settings["TRANSCRIBE_LANGUAGE"] = args.language
             items = process_offline(paths, out, timeout=args.timeout, verbose=args.verbose, board_stream=sys.stderr,
                                     environment=settings)
     except Exception as exc:  # noqa: BLE001 - the pipeline itself could not run: say why, exit 1

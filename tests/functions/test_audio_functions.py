@@ -468,7 +468,8 @@ def test_no_speech_gives_an_empty_transcript_with_a_warning(aws):
         "transcription": [{"job_name": "j", "transcript_key": None, "language": None,
                            "warnings": [{"code": "NO_SPEECH_DETECTED", "message": "no speech"}]}]}}
     result = handler(state, LambdaContext())
-    assert result["words"] == 0 and [w["code"] for w in result["warnings"]] == ["NO_SPEECH_DETECTED"]
+    assert result["words"] == 0 and [w["code"] for w in result["warnings"]] == ["NO_SPEECH_DETECTED",
+                                                                               "EMPTY_TRANSCRIPT"]
     assert boto3.client("s3").get_object(Bucket=BUCKET, Key=result["text_key"])["Body"].read() == b""
 
 
