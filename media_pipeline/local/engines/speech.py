@@ -210,10 +210,16 @@ def to_transcribe_results(segments: list[Any], language_code: str) -> dict[str, 
             _, content, trail = _split_word(word.word)
             if not content:
                 continue
-            ids.append(len(items))
-            items.append({"id": len(items), "type": "pronunciation", "start_time": _seconds(word.start),
-                          "end_time": _seconds(word.end),
-                          "alternatives": [{"confidence": f"{word.probability:.4f}", "content": content}]})
+            if content.startswith("-") and ids and items[ids[-1]]["type"] == "pronunciation":
+                # The second half of a hyphenated word ("event" "-driven"): one item, as Transcribe gives it.
+                previous = items[ids[-1]]
+                previous["alternatives"][0]["content"] += content
+                previous["end_time"] = _seconds(word.end)
+            else:
+                ids.append(len(items))
+                items.append({"id": len(items), "type": "pronunciation", "start_time": _seconds(word.start),
+                              "end_time": _seconds(word.end),
+                              "alternatives": [{"confidence": f"{word.probability:.4f}", "content": content}]})
             for mark in trail:
                 if mark in _PUNCTUATION:
                     ids.append(len(items))

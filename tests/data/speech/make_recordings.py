@@ -1,6 +1,7 @@
 """Make the speech recordings the accuracy test and benchmarks/speech_accuracy.py measure (run once; committed).
 
-    python tests/data/speech/make_recordings.py     # needs espeak-ng (apt-get install espeak-ng) and av
+    python tests/data/speech/make_recordings.py         # needs espeak-ng (apt-get install espeak-ng) and av
+    python tests/data/speech/make_recordings.py --talk  # tests/data/transcribe-talk.json (runs the speech engine)
 
 The tests never run this and nothing is tuned to these recordings: several voices, speeds and languages, written
 as Ogg Opus (16 kHz mono, 12 kbit/s) so each stays under about 75 KB. It writes, next to itself, each recording
@@ -49,6 +50,33 @@ RECORDINGS = [
      "Gallia est omnis divisa in partes tres, quarum unam incolunt Belgae, aliam Aquitani, tertiam qui ipsorum "
      "lingua Celtae, nostra Galli appellantur."),
 ]
+# A talk of about three minutes: only its transcript (the engine's Transcribe JSON) is kept, for the caption tests.
+TALK = (
+    "Good morning everyone, and thank you for coming to this session about event driven media processing. "
+    "Over the next few minutes I want to show you how a single upload, whether it is a podcast episode, a scanned "
+    "contract or a long recording of a meeting, becomes a transcript, a set of captions and a short summary, "
+    "without anybody pressing a button. "
+    "The idea is simple. A file lands in a bucket, the bucket sends an event, and a queue holds that event until a "
+    "small function is ready to read it. That function looks at the first few bytes of the file, decides what it is, "
+    "and starts one workflow for the item. "
+    "Why a queue, you might ask, when the bucket could call the function directly? Because queues remember. If the "
+    "function fails, or if a thousand files arrive in the same minute, nothing is lost, and every item is processed "
+    "once. "
+    "The workflow itself is a state machine. Each state does one thing: it probes the media, it extracts the audio, "
+    "it starts a transcription job, it waits for that job without polling, and finally it writes a manifest that "
+    "says exactly what happened. "
+    "Waiting is the interesting part. A transcription can take minutes, and paying a function to sit and check every "
+    "few seconds is wasteful. Instead, the workflow hands out a token, goes to sleep, and wakes up when the service "
+    "announces that the job has finished. "
+    "Now, what about failures? Every state has a retry policy for throttling and transient errors, with backoff and "
+    "jitter, and every state has a catch that records the item as failed, with a reason a machine can read. "
+    "Nothing ends silently. "
+    "Finally, the captions. Nobody wants to read a line of eighty characters at the bottom of a video, so the "
+    "pipeline keeps every line under forty two characters, never shows more than two lines at once, and keeps each "
+    "caption on screen long enough to read. "
+    "That is the whole pipeline. In the workshop you will run it on your own laptop, with no account at all, and "
+    "then deploy the same code to the cloud. Thank you, and let us get started."
+)
 
 
 def speak(voice: str, speed: int, text: str, wav: Path) -> None:
@@ -73,7 +101,24 @@ def to_opus(wav: Path, ogg: Path) -> None:
             out.mux(packet)
 
 
+def make_talk_transcript() -> None:
+    """tests/data/transcribe-talk.json: what the offline engine (Transcribe's JSON) heard in the talk."""
+    import sys
+
+    sys.path.insert(0, str(HERE.parents[2]))
+    from media_pipeline.local.engines import speech
+
+    with tempfile.TemporaryDirectory() as scratch:
+        wav = Path(scratch) / "talk.wav"
+        speak("en-us+m3", 165, TALK, wav)
+        output = speech.transcribe(wav.read_bytes(), None)
+    (HERE.parent / "transcribe-talk.json").write_text(json.dumps(output, ensure_ascii=False) + "\n")
+
+
 def main() -> None:
+    if "--talk" in __import__("sys").argv:
+        make_talk_transcript()
+        return
     listing = []
     with tempfile.TemporaryDirectory() as scratch:
         for name, voice, speed, language, text in RECORDINGS:
