@@ -154,3 +154,22 @@ def test_language_option_requests_a_language(tmp_path: Path) -> None:
     manifest = json.loads(refused.stdout)[0]
     assert manifest["status"] == "FAILED", manifest
     assert "xx-XX" in manifest["error"]["message"], manifest["error"]
+
+
+def test_webp_gif_and_bmp_pages_are_read_offline(tmp_path: Path) -> None:
+    from PIL import Image
+
+    page = Image.open(SAMPLES / "scanned-page.png")
+    inputs = []
+    for fmt in ("WEBP", "GIF", "BMP"):
+        path = tmp_path / f"scanned-page-{fmt.lower()}.{fmt.lower()}"
+        (page.convert("L") if fmt != "WEBP" else page).save(path, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+        inputs.append(str(path))
+    run = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", *inputs, "--json",
+                          "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    expected_text = (SAMPLES / "expected" / "scanned-page.txt").read_text()
+    for manifest in json.loads(run.stdout):
+        assert manifest["status"] == "SUCCEEDED", manifest
+        cer = quality.character_error_rate(expected_text, manifest["text"]["content"])
+        print(f"{manifest['source']['detected_format']}: CER {cer:.3f}")
+        assert cer <= 0.02

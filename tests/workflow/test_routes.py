@@ -26,6 +26,17 @@ def test_image_takes_synchronous_textract(pipeline, engines):
     assert "StartDocumentAnalysis" not in entered(pipeline, upload.media_id)
 
 
+@pytest.mark.parametrize("fmt", ["WEBP", "GIF", "BMP"])
+def test_images_textract_does_not_read_are_converted_on_the_way(pipeline, engines, fmt):
+    engines.documents[1] = {1: ["Receipt 77", "Paid by card"]}
+    upload = pipeline.upload(image_bytes(("Receipt 77", "Paid by card"), fmt=fmt), name=f"receipt.{fmt.lower()}")
+    manifest = pipeline.wait(upload.media_id, timeout=60)
+    assert manifest["status"] == "SUCCEEDED", manifest.get("error")
+    assert manifest["media_type"] == "image" and manifest["source"]["detected_format"] == fmt.lower()
+    assert manifest["text"]["content"] == "Receipt 77\nPaid by card"
+    assert engines.textract_calls == 1
+
+
 def test_born_digital_pdf_is_read_from_its_text_layer(pipeline, engines):
     upload = pipeline.upload(text_pdf([["Minutes of the board", "The budget was approved."], ["Next meeting in May."]]),
                              name="minutes.pdf")
