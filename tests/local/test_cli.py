@@ -119,8 +119,8 @@ def test_speech_languages_silence_and_noise_end_to_end(tmp_path: Path) -> None:
     inputs = [str(recordings / name) for name in ("de-reading.ogg", "es-reading.ogg", "it-reading.ogg",
                                                   "la-reading.ogg")] + [str(tmp_path / "silence.wav"),
                                                                         str(tmp_path / "noise.wav")]
-    run = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", *inputs, "--json",
-                          "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", *inputs, "--json", "--timeout", "1500",
+                          "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=1800)
     manifests = {Path(m["source"]["uri"]).name: m for m in json.loads(run.stdout)}
     print(json.dumps({name: (m["status"], m.get("language"), m.get("error"), [w["code"] for w in m["warnings"]])
                       for name, m in manifests.items()}, indent=1))
@@ -145,12 +145,12 @@ def test_language_option_requests_a_language(tmp_path: Path) -> None:
     recording = ROOT / "tests" / "data" / "speech" / "de-reading.ogg"
     asked = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", str(recording), "--language", "de-DE",
                             "--json", "--out", str(tmp_path / "de")], cwd=ROOT, capture_output=True, text=True,
-                           timeout=600)
+                           timeout=1200)
     manifest = json.loads(asked.stdout)[0]
     assert manifest["status"] == "SUCCEEDED" and manifest["transcript"]["language"] == "de-DE", manifest
     refused = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", str(recording), "--language",
                               "xx-XX", "--json", "--out", str(tmp_path / "xx")], cwd=ROOT, capture_output=True,
-                             text=True, timeout=600)
+                             text=True, timeout=1200)
     manifest = json.loads(refused.stdout)[0]
     assert manifest["status"] == "FAILED", manifest
     assert "xx-XX" in manifest["error"]["message"], manifest["error"]
@@ -166,7 +166,7 @@ def test_webp_gif_and_bmp_pages_are_read_offline(tmp_path: Path) -> None:
         (page.convert("L") if fmt != "WEBP" else page).save(path, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
         inputs.append(str(path))
     run = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", *inputs, "--json",
-                          "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=1200)
     expected_text = (SAMPLES / "expected" / "scanned-page.txt").read_text()
     for manifest in json.loads(run.stdout):
         assert manifest["status"] == "SUCCEEDED", manifest
