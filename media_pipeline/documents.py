@@ -32,6 +32,9 @@ BOMB_PIXELS_PER_BYTE = 100  # real scans and photos stay far below this; a bomb 
 BLANK_IMAGE_MAX_RANGE = 16  # grey levels between the darkest and lightest pixel of a reduced copy
 
 IMAGE_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "TIFF": "tiff"}
+# Formats Textract does not read but Pillow does (HEIC through pillow-heif): converted to PNG before Textract.
+CONVERTED_FORMATS = {"WEBP": "webp", "GIF": "gif", "BMP": "bmp", "DIB": "bmp", "HEIF": "heic", "AVIF": "avif"}
+CONVERT_MAX_BYTES = 50 * 1024 * 1024  # the source is converted in memory; an uncompressed BMP is the largest
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -192,6 +195,56 @@ def inspect_image(source: bytes | str, size_bytes: int | None = None) -> ImageIn
         except (OSError, ValueError, SyntaxError) as exc:
             raise MediaRejected(f"the image cannot be decoded: {exc}", code="CORRUPT_IMAGE") from exc
         return ImageInspection(fmt, width, height, frames, blank)
+
+
+def convert_to_png(data: bytes) -> tuple[bytes, list[dict[str, str]]]:
+    """A WebP, GIF, BMP, HEIC or AVIF image as PNG for Textract, with its warnings (an animation's first frame only).
+
+    Dimensions are checked from the header before anything is decoded, as for the formats Textract reads.
+    """
+    if len(data) > CONVERT_MAX_BYTES:
+        raise MediaRejected(f"the image is {len(data)} bytes; at most {CONVERT_MAX_BYTES} are converted for Textract",
+                            code="DOCUMENT_TOO_LARGE", details={"size": len(data), "limit": CONVERT_MAX_BYTES})
+    from PIL import Image
+
+    _register_heif()
+    image = _open_image(data)
+    with image:
+        fmt = CONVERTED_FORMATS.get(image.format or "")
+        if fmt is None:
+            raise MediaRejected(f"{image.format} images are not converted for Textract "
+                                f"({', '.join(sorted(set(CONVERTED_FORMATS.values())))})",
+                                code="UNSUPPORTED_IMAGE_FORMAT")
+        width, height = image.size
+        check_image_dimensions(width, height, len(data))
+        found: list[dict[str, str]] = []
+        frames = int(getattr(image, "n_frames", 1) or 1)
+        if frames > 1:
+            found.append({"code": "FIRST_FRAME_ONLY",
+                          "message": f"the {fmt} image has {frames} frames; only the first was read"})
+        try:
+            image.seek(0)
+            # Transparent pixels become white (text is usually dark on light), everything else plain RGB or grey.
+            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+                picture = image.convert("RGBA")
+                flat = Image.new("RGB", picture.size, (255, 255, 255))
+                flat.paste(picture, mask=picture.getchannel("A"))
+            else:
+                flat = image.convert("L" if image.mode in ("1", "L", "I;16") else "RGB")
+            out = io.BytesIO()
+            flat.save(out, format="PNG", optimize=False)
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise MediaRejected(f"the image cannot be decoded: {exc}", code="CORRUPT_IMAGE") from exc
+    return out.getvalue(), found
+
+
+def _register_heif() -> None:
+    """HEIC needs pillow-heif's decoder (AVIF, WebP, GIF and BMP are Pillow's own)."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:  # without it, a HEIC upload is refused as UNSUPPORTED_IMAGE_FORMAT
+        return
+    register_heif_opener()
 
 
 def needs_async(image: ImageInspection, size_bytes: int) -> bool:

@@ -254,11 +254,14 @@ def build_manifest(state: PipelineState, files: ResultFiles,
     `warnings` are added after the steps' own (finalize's, about the state itself).
     """
     steps, error = state.steps, error_section(state)
-    manifest = new_manifest(state.media, status="FAILED" if error else "SUCCEEDED",
-                            warnings=[*warnings_section(steps), *(warnings or [])], error=error)
+    audio = state.media.media_type == "audio"
+    found = [*warnings_section(steps), *(warnings or [])]
+    if audio:  # an audio file split by the media worker: having no pictures is what it is, not worth a warning
+        found = [w for w in found if w.get("code") != "NO_VIDEO_TRACK"]
+    manifest = new_manifest(state.media, status="FAILED" if error else "SUCCEEDED", warnings=found, error=error)
     sections = {"transcript": transcript_section(steps.transcript, files),
                 "text": text_section(steps.document_text, files),
-                "video": video_section(steps.probe, steps.video, files),
+                "video": None if audio else video_section(steps.probe, steps.video, files),
                 "language": language_section(steps.language),
                 "pii": pii_section(steps.pii, files),
                 "enrichment": enrichment_section(steps.enrichment, files)}

@@ -9,7 +9,7 @@ HEAD_BYTES = 4096  # enough for every signature below, including an MP4 'ftyp' b
 @dataclass(frozen=True)
 class MediaKind:
     media_type: str  # audio | video | document | image | unknown
-    format: str  # wav, mp3, flac, ogg, mp4, m4a, webm, mkv, pdf, png, jpeg, tiff, ... or a reason
+    format: str  # wav, mp3, flac, ogg, mp4, m4a, webm, mkv, pdf, png, jpeg, tiff, webp, gif, bmp, heic, avif, ... or a reason
 
 
 # ISO base media brands that mean audio-only; any other ftyp is treated as video and probed.
@@ -19,7 +19,8 @@ _AUDIO_BRANDS = {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "}
 def _riff(head: bytes) -> MediaKind | None:
     if head[:4] != b"RIFF":
         return None
-    return {b"WAVE": MediaKind("audio", "wav"), b"AVI ": MediaKind("video", "avi")}.get(head[8:12])
+    return {b"WAVE": MediaKind("audio", "wav"), b"AVI ": MediaKind("video", "avi"),
+            b"WEBP": MediaKind("image", "webp")}.get(head[8:12])
 
 
 def _ogg(head: bytes) -> MediaKind | None:
@@ -42,8 +43,13 @@ def _iso_media(head: bytes) -> MediaKind | None:
         return MediaKind("audio", "m4a")
     if brand == b"qt  ":
         return MediaKind("video", "mov")
-    if brand[:3] in (b"hei", b"mif", b"avi") or brand in (b"heic", b"heix", b"mif1", b"avif"):
-        return MediaKind("unknown", "heif")
+    if brand in (b"avif", b"avis"):
+        return MediaKind("image", "avif")
+    if brand[:3] in (b"hei", b"hev", b"mif", b"msf"):
+        # HEIF's generic brands carry the codec in the compatible brands: AV1 pictures are AVIF.
+        size = int.from_bytes(head[:4], "big")
+        compatible = head[16:min(size, len(head))]
+        return MediaKind("image", "avif" if b"avif" in compatible else "heic")
     return MediaKind("video", "mp4")
 
 
@@ -53,8 +59,15 @@ def _matroska(head: bytes) -> MediaKind | None:
     return MediaKind("video", "webm" if b"webm" in head[:64] else "mkv")
 
 
+def _bmp(head: bytes) -> MediaKind | None:
+    """'BM', then the file size, two reserved zero words, and a known DIB header size (two letters alone are text)."""
+    if len(head) < 18 or head[:2] != b"BM" or head[6:10] != b"\0\0\0\0":
+        return None
+    return MediaKind("image", "bmp") if int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 64, 108, 124) else None
+
+
 # Containers whose kind needs more than a prefix, in the order they are tried; then plain signatures.
-_SNIFFERS = (_riff, _ogg, _mp3, _iso_media, _matroska)
+_SNIFFERS = (_riff, _ogg, _mp3, _iso_media, _matroska, _bmp)
 _SIGNATURES: tuple[tuple[bytes, MediaKind], ...] = (
     (b"fLaC", MediaKind("audio", "flac")),
     (b"#!AMR\n", MediaKind("audio", "amr")),
@@ -64,6 +77,8 @@ _SIGNATURES: tuple[tuple[bytes, MediaKind], ...] = (
     (b"\xff\xd8\xff", MediaKind("image", "jpeg")),
     (b"II*\x00", MediaKind("image", "tiff")),
     (b"MM\x00*", MediaKind("image", "tiff")),
+    (b"GIF87a", MediaKind("image", "gif")),
+    (b"GIF89a", MediaKind("image", "gif")),
     (b"MZ", MediaKind("unknown", "executable")),
     (b"\x7fELF", MediaKind("unknown", "executable")),
     (b"\xcf\xfa\xed\xfe", MediaKind("unknown", "executable")),

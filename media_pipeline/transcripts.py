@@ -4,11 +4,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
-# A caption cue ends at a sentence end, at a pause this long, or when it gets this long.
+# Captions follow common subtitle guidelines (BBC, Netflix): at most 2 lines of at most 42 characters a cue, cues
+# of about 1 to 7 seconds, ended at a sentence end or a pause, else split at a clause's punctuation or between words.
 PAUSE_SECONDS = 0.8
 MAX_CUE_SECONDS = 7.0
-MAX_CUE_CHARS = 84
-SENTENCE_END = {".", "?", "!"}
+MIN_CUE_SECONDS = 1.0
+MAX_LINE_CHARS = 42
+MAX_LINES = 2
+SENTENCE_END = {".", "?", "!", "。", "？", "！"}
+CLAUSE_END = {",", ";", ":", "，", "、"}
 
 
 @dataclass
@@ -38,46 +42,105 @@ def _join(tokens: Iterable[tuple[str, str]]) -> str:
     return out.strip()
 
 
+def caption_lines(text: str, width: int = MAX_LINE_CHARS) -> list[str]:
+    """`text` as one line, or two balanced lines of at most `width` characters (broken after punctuation when it can);
+    more lines only for text that two cannot hold."""
+    if len(text) <= width:
+        return [text]
+    words = text.split(" ")
+    best: tuple[float, list[str]] | None = None
+    for cut in range(1, len(words)):
+        first, second = " ".join(words[:cut]), " ".join(words[cut:])
+        if len(first) > width or len(second) > width:
+            continue
+        # Balanced lines read best; a break after a clause's punctuation is worth a few characters of balance.
+        cost = abs(len(first) - len(second)) - (8 if first[-1] in CLAUSE_END | SENTENCE_END else 0)
+        if best is None or cost < best[0]:
+            best = (cost, [first, second])
+    if best is not None:
+        return best[1]
+    lines: list[str] = []  # too long for two lines (only a cue of one very long word gets here): greedy wrap
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def fits_a_cue(text: str) -> bool:
+    return len(caption_lines(text)) <= MAX_LINES
+
+
 class _Cues:
-    """Transcribe's items gathered into caption-sized segments, each with the exact times of its words."""
+    """Transcribe's items gathered into caption cues, each with the exact times of its words."""
 
     def __init__(self, offset_seconds: float):
         self.offset = offset_seconds
         self.segments: list[Segment] = []
         self.words = 0
-        self._tokens: list[tuple[str, str]] = []
-        self._start: float | None = None
-        self._end: float | None = None
-        self._speaker: str | None = None
+        self._tokens: list[tuple[str, str, float | None, float | None, str | None]] = []  # kind, text, start, end, speaker
 
     def punctuation(self, content: str) -> None:
         if self._tokens:
-            self._tokens.append(("punctuation", content))
+            self._tokens.append(("punctuation", content, None, None, None))
             if content in SENTENCE_END:
                 self.close()
 
     def word(self, item: dict[str, Any], content: str) -> None:
         start, end = float(item["start_time"]), float(item["end_time"])
-        if self._tokens and self._ends_before(start, end, content):
-            self.close()
-        if self._start is None:
-            self._start, self._speaker = start, item.get("speaker_label")
-        self._end = end
-        self._tokens.append(("pronunciation", content))
+        if self._tokens:
+            last_end = self._last_end()
+            if start - last_end >= PAUSE_SECONDS:
+                self.close()
+            elif (end - self._first_start() > MAX_CUE_SECONDS
+                  or not fits_a_cue(_join([(k, c) for k, c, *_ in self._tokens] + [("pronunciation", content)]))):
+                self._break()
+        self._tokens.append(("pronunciation", content, start, end, item.get("speaker_label")))
         self.words += 1
 
-    def _ends_before(self, start: float, end: float, content: str) -> bool:
-        """A cue ends at a pause, when it would last too long, or when it would get too long to read."""
-        if self._end is None:
-            return False
-        return (start - self._end >= PAUSE_SECONDS or end - (self._start or start) > MAX_CUE_SECONDS
-                or len(_join(self._tokens)) + len(content) + 1 > MAX_CUE_CHARS)
+    def _first_start(self) -> float:
+        return next(t[2] for t in self._tokens if t[2] is not None)
+
+    def _last_end(self) -> float:
+        return next(t[3] for t in reversed(self._tokens) if t[3] is not None)
+
+    def _break(self) -> None:
+        """End the cue before the next word: at its last clause punctuation when that keeps the cue readable
+        (at least a quarter of it and a second long), carrying the words after it to the next cue."""
+        start = self._first_start()
+        length = len(_join([(k, c) for k, c, *_ in self._tokens]))
+        for index in range(len(self._tokens) - 2, 0, -1):
+            kind, content = self._tokens[index][:2]
+            if kind != "punctuation" or content not in CLAUSE_END:
+                continue
+            head = self._tokens[:index + 1]
+            ends = [t[3] for t in head if t[3] is not None]
+            if len(_join([(k, c) for k, c, *_ in head])) * 4 >= length and ends and ends[-1] - start >= MIN_CUE_SECONDS:
+                tail = self._tokens[index + 1:]
+                self._tokens = head
+                self.close()
+                self._tokens = tail
+                return
+            break
+        self.close()
 
     def close(self) -> None:
-        if self._tokens and self._start is not None and self._end is not None:
-            self.segments.append(Segment(round(self._start + self.offset, 3), round(self._end + self.offset, 3),
-                                         _join(self._tokens), self._speaker))
-        self._tokens, self._start, self._end = [], None, None
+        words = [t for t in self._tokens if t[0] == "pronunciation"]
+        if words:
+            self.segments.append(Segment(round(words[0][2] + self.offset, 3), round(words[-1][3] + self.offset, 3),
+                                         _join([(k, c) for k, c, *_ in self._tokens]), words[0][4]))
+        self._tokens = []
+
+    def finish(self) -> list[Segment]:
+        """Close the last cue; a cue shorter than MIN_CUE_SECONDS stays on screen longer, up to the next one."""
+        self.close()
+        for index, segment in enumerate(self.segments):
+            following = self.segments[index + 1].start if index + 1 < len(self.segments) else None
+            wanted = segment.start + MIN_CUE_SECONDS
+            if segment.end < wanted:
+                segment.end = round(min(wanted, following) if following is not None else wanted, 3)
+        return self.segments
 
 
 def parse_transcribe_json(document: dict[str, Any], *, offset_seconds: float = 0.0) -> Transcript:
@@ -90,8 +153,7 @@ def parse_transcribe_json(document: dict[str, Any], *, offset_seconds: float = 0
             cues.punctuation(content)
         else:
             cues.word(item, content)
-    cues.close()
-    segments = cues.segments
+    segments = cues.finish()
     text = " ".join(t.get("transcript", "") for t in results.get("transcripts") or []).strip()
     if not text and segments:
         text = " ".join(s.text for s in segments)
@@ -127,7 +189,7 @@ def to_webvtt(segments: list[Segment]) -> str:
     lines = ["WEBVTT", ""]
     for segment in segments:
         lines.append(f"{_timestamp(segment.start, '.')} --> {_timestamp(segment.end, '.')}")
-        lines.append(segment.text)
+        lines.extend(caption_lines(segment.text))
         lines.append("")
     return "\n".join(lines)
 
@@ -137,7 +199,7 @@ def to_srt(segments: list[Segment]) -> str:
     for number, segment in enumerate(segments, start=1):
         lines.append(str(number))
         lines.append(f"{_timestamp(segment.start, ',')} --> {_timestamp(segment.end, ',')}")
-        lines.append(segment.text)
+        lines.extend(caption_lines(segment.text))
         lines.append("")
     return "\n".join(lines)
 

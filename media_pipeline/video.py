@@ -45,6 +45,14 @@ class VideoOptions:
         )
 
 
+AUDIO_AS_IS = "audio"  # probe's route for an audio file Transcribe takes whole (the ASL's AudioNeedsSplitting)
+
+
+def fits_one_transcription(duration_seconds: float, size: int, options: VideoOptions) -> bool:
+    """Whether an audio file is within one Transcribe job's limits as it is (else it is split like a video's)."""
+    return duration_seconds <= options.max_part_seconds and size <= options.max_part_bytes
+
+
 def route_for(duration_seconds: float, options: VideoOptions) -> str:
     """Short videos fit a Lambda's 15 minutes; longer ones go to the Fargate worker."""
     return "lambda" if duration_seconds <= options.lambda_max_seconds else "fargate"

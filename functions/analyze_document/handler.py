@@ -5,6 +5,8 @@
   job, keep the text-layer pages in results/<id>/text-layer-pages.json (mode "async").
 - JPEG, PNG or single-page TIFF: DetectDocumentText, synchronous (mode "sync"). A multi-page or large TIFF
   goes through an asynchronous job like a PDF.
+- WebP, GIF, BMP, HEIC or AVIF (Textract does not read them): converted to PNG (results/<id>/textract-input.png,
+  an animation's first frame), then as a PNG.
 """
 from __future__ import annotations
 
@@ -21,11 +23,12 @@ from media_pipeline.documents import PageText
 from media_pipeline.errors import MediaRejected
 from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.settings import settings
-from media_pipeline.storage import (head_upload, reading_upload, results_key, upload_file, version_args, write_json,
-                                    write_text)
+from media_pipeline.storage import (head_upload, reading_upload, results_key, upload_file, version_args, write_bytes,
+                                    write_json, write_text)
 from media_pipeline.textract import textract_errors
 
 DOCUMENT_FORMATS = ("pdf", "png", "jpeg", "tiff")
+CONVERTED_FORMATS = tuple(sorted(set(documents.CONVERTED_FORMATS.values())))
 
 
 def _version(media: MediaItem) -> dict[str, str]:
@@ -85,6 +88,20 @@ def detect_text(data: bytes) -> dict[str, Any]:
     return response
 
 
+def analyze_converted(media: MediaItem, size: int) -> DocumentAnalysis:
+    """An image Textract does not read, as a PNG it does; the PNG is kept with the results."""
+    if size > documents.CONVERT_MAX_BYTES:
+        raise MediaRejected(f"the image is {size} bytes; at most {documents.CONVERT_MAX_BYTES} are converted "
+                            "for Textract", code="DOCUMENT_TOO_LARGE",
+                            details={"size": size, "limit": documents.CONVERT_MAX_BYTES})
+    with _reading(media):
+        data = client("s3").get_object(Bucket=media.bucket, Key=media.key, **_version(media))["Body"].read()
+    png, warnings = documents.convert_to_png(data)
+    write_bytes(settings().media_bucket, results_key(media.media_id, "textract-input.png"), png, "image/png")
+    metrics.add_metric(name="ImagesConverted", unit=MetricUnit.Count, value=1)
+    return read_image(media.media_id, png, documents.inspect_image(png), media.detected_format or "image", warnings)
+
+
 def analyze_image(media: MediaItem, size: int, workdir: str) -> DocumentAnalysis:
     media_id, bucket = media.media_id, settings().media_bucket
     version = _version(media)
@@ -99,11 +116,6 @@ def analyze_image(media: MediaItem, size: int, workdir: str) -> DocumentAnalysis
             client("s3").download_file(media.bucket, media.key, path, ExtraArgs=version or None)
         inspection = documents.inspect_image(path, size)
     facts: dict[str, Any] = {"format": inspection.format, "page_count": inspection.frames}
-    if inspection.blank:
-        # One flat colour: nothing for OCR to find, so no paid call.
-        blank = {"code": "NO_TEXT_FOUND", "message": "the image is blank (one flat colour); Textract was not called"}
-        return DocumentTextRead(mode="sync", **facts, ocr_pages=[], **write_text_result(media_id, []), blocks_key=None,
-                                warnings=[blank])
     if documents.needs_async(inspection, size):
         ocr_key = results_key(media_id, "ocr-input.tiff")
         source = {"Bucket": media.bucket, "Key": media.key, **version}
@@ -112,18 +124,33 @@ def analyze_image(media: MediaItem, size: int, workdir: str) -> DocumentAnalysis
                                      MetadataDirective="REPLACE")
         return DocumentNeedsOcr(mode="async", **facts, ocr_pages=list(range(1, inspection.frames + 1)),
                                 ocr_input_key=ocr_key, text_layer_pages_key=None, warnings=[])
-    response = detect_text(data or b"")
-    blocks_key = write_json(bucket, results_key(media_id, "textract-blocks.json"), response)
+    return read_image(media_id, data or b"", inspection, inspection.format, [])
+
+
+def read_image(media_id: str, data: bytes, inspection: documents.ImageInspection, fmt: str,
+               warnings: list[dict[str, str]]) -> DocumentTextRead:
+    """One page Textract reads synchronously (JPEG, PNG or single-page TIFF), unless it is blank."""
+    facts: dict[str, Any] = {"format": fmt, "page_count": 1}
+    if inspection.blank:
+        # One flat colour: nothing for OCR to find, so no paid call.
+        blank = {"code": "NO_TEXT_FOUND", "message": "the image is blank (one flat colour); Textract was not called"}
+        return DocumentTextRead(mode="sync", **facts, ocr_pages=[], **write_text_result(media_id, []), blocks_key=None,
+                                warnings=[*warnings, blank])
+    response = detect_text(data)
+    blocks_key = write_json(settings().media_bucket, results_key(media_id, "textract-blocks.json"), response)
     pages = textract_blocks.pages_from_blocks(response.get("Blocks") or [], page_count=1)
-    warnings = [] if any(p.text for p in pages) else [documents.no_text_warning("image")]
+    found = [] if any(p.text for p in pages) else [documents.no_text_warning("image")]
     return DocumentTextRead(mode="sync", **facts, ocr_pages=[1], **write_text_result(media_id, pages),
-                            blocks_key=blocks_key, warnings=warnings)
+                            blocks_key=blocks_key, warnings=[*warnings, *found])
 
 
 def analyze(media: MediaItem) -> DocumentAnalysis:
     fmt = media.detected_format or ""
+    if fmt in CONVERTED_FORMATS:
+        return analyze_converted(media, object_size(media))
     if fmt not in DOCUMENT_FORMATS:
-        raise MediaRejected(f"{fmt or 'this'} content is not a document Textract reads (PDF, JPEG, PNG, TIFF)",
+        raise MediaRejected(f"{fmt or 'this'} content is not a document Textract reads (PDF, JPEG, PNG, TIFF) "
+                            f"or an image converted for it ({', '.join(CONVERTED_FORMATS)})",
                             code="UNSUPPORTED_MEDIA_TYPE")
     size = object_size(media)
     documents.check_size(size, fmt)

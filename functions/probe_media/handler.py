@@ -1,4 +1,8 @@
-"""Probe a video in place (ranged reads from S3) and choose where to process it: Lambda or Fargate."""
+"""Probe a video or an audio file in place (ranged reads from S3) and choose where to process it.
+
+Video: the worker in a Lambda or on Fargate (`route` lambda | fargate). Audio: "audio" when Transcribe takes the
+file as it is (within its 4 h / 2 GB per job), else the worker's route, which splits it into parts as for a video.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +20,13 @@ def probe_media(media: MediaItem, options: video.VideoOptions) -> ProbeResult:
     source = S3RangeReader(media.bucket, media.key, version_id=media.version_id, size=media.size)
     facts = probe(source)
     route = video.route_for(facts["duration_seconds"], options)
-    metrics.add_metric(name="VideoSecondsProbed", unit=MetricUnit.Seconds, value=facts["duration_seconds"])
-    logger.info("video probed", extra={"duration_seconds": facts["duration_seconds"], "route": route,
+    if media.media_type == "audio":
+        if video.fits_one_transcription(facts["duration_seconds"], source.size, options):
+            route = video.AUDIO_AS_IS
+        # An audio file has no pictures: that is not worth a warning.
+        facts["warnings"] = [w for w in facts["warnings"] if w["code"] != "NO_VIDEO_TRACK"]
+    metrics.add_metric(name="MediaSecondsProbed", unit=MetricUnit.Seconds, value=facts["duration_seconds"])
+    logger.info("media probed", extra={"duration_seconds": facts["duration_seconds"], "route": route,
                                        "bytes_read": source.bytes_fetched})
     return ProbeResult(duration_seconds=facts["duration_seconds"], has_audio=facts["has_audio"],
                        has_video=facts["has_video"], size=source.size, format=facts["format"],

@@ -29,6 +29,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_aws_options(process)
     process.add_argument("--redact-pii", action="store_true",
                          help="offline: redact personal data (the deployment's pii_redaction setting)")
+    process.add_argument("--language", metavar="CODE",
+                         help="offline: the speech's language as Transcribe names it (de-DE, es-US, ...); "
+                              "default auto, identified (the deployment's transcribe_language setting)")
     process.set_defaults(run=command_process)
 
     demo = commands.add_parser("demo", help=f"process samples/ offline into {DEMO_OUT}/")
@@ -90,6 +93,8 @@ def command_process(args: argparse.Namespace, stdout: IO[str]) -> int:
             process_on_stack(stack, items, out, board, timeout=args.timeout)
         else:
             settings = {"PII_REDACTION": "enabled"} if getattr(args, "redact_pii", False) else {}
+            if getattr(args, "language", None):
+                settings["TRANSCRIBE_LANGUAGE"] = args.language
             try:
                 process_offline(items, out, board, timeout=args.timeout, verbose=args.verbose, environment=settings)
             except Exception as exc:  # noqa: BLE001 - the local mode itself could not run: one line, exit 1

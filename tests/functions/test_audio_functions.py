@@ -454,7 +454,7 @@ def test_process_transcript_writes_text_and_captions(aws):
     result = handler(state, LambdaContext())
     read = lambda key: s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()  # noqa: E731
     assert read(result["text_key"]).strip() == "Welcome to the media pipeline. Uploads become transcripts, captions and summaries."
-    assert "00:00:02.900 --> 00:00:06.200\nUploads become transcripts, captions and summaries." in read(result["vtt_key"])
+    assert "00:00:02.900 --> 00:00:06.200\nUploads become transcripts,\ncaptions and summaries.\n" in read(result["vtt_key"])
     assert read(result["srt_key"]).startswith("1\n00:00:00,040 --> 00:00:01,620\nWelcome to the media pipeline.")
     assert json.loads(read(result["segments_key"]))[1]["start"] == 2.9
     assert (result["words"], result["language"], result["warnings"]) == (11, "en-US", [])
@@ -468,7 +468,8 @@ def test_no_speech_gives_an_empty_transcript_with_a_warning(aws):
         "transcription": [{"job_name": "j", "transcript_key": None, "language": None,
                            "warnings": [{"code": "NO_SPEECH_DETECTED", "message": "no speech"}]}]}}
     result = handler(state, LambdaContext())
-    assert result["words"] == 0 and [w["code"] for w in result["warnings"]] == ["NO_SPEECH_DETECTED"]
+    assert result["words"] == 0 and [w["code"] for w in result["warnings"]] == ["NO_SPEECH_DETECTED",
+                                                                               "EMPTY_TRANSCRIPT"]
     assert boto3.client("s3").get_object(Bucket=BUCKET, Key=result["text_key"])["Body"].read() == b""
 
 

@@ -227,6 +227,61 @@ def test_image_goes_through_detect_document_text(textract, fmt, pil_format):
     assert collected["blocks_key"] == result["blocks_key"] and textract.count() == 1
 
 
+def animated_gif(frames: list[list[str]]) -> bytes:
+    import io
+
+    from PIL import Image
+
+    pictures = [Image.open(io.BytesIO(factory.image_bytes(lines, fmt="PNG"))).convert("P") for lines in frames]
+    out = io.BytesIO()
+    pictures[0].save(out, format="GIF", save_all=True, append_images=pictures[1:], duration=500, loop=0)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt, make", [
+    ("webp", lambda: factory.image_bytes(["Invoice 42", "Total due: $19.99"], fmt="WEBP")),
+    ("gif", lambda: factory.image_bytes(["Invoice 42", "Total due: $19.99"], fmt="GIF")),
+    ("bmp", lambda: factory.image_bytes(["Invoice 42", "Total due: $19.99"], fmt="BMP")),
+    ("avif", lambda: factory.image_bytes(["Invoice 42", "Total due: $19.99"], fmt="AVIF")),
+    ("heic", lambda: heic_bytes(["Invoice 42", "Total due: $19.99"])),
+])
+def test_images_textract_does_not_read_are_converted_to_png(textract, fmt, make):
+    from PIL import Image
+
+    from media_pipeline.media_types import sniff
+
+    body = make()
+    assert (sniff(body[:4096]).media_type, sniff(body[:4096]).format) == ("image", fmt)
+    textract.detect = factory.detect_document_text_response(["Invoice 42", "Total due: $19.99"])
+    result = analyze(upload(body, fmt))
+    sent = textract.calls[0][1]["Document"]["Bytes"]
+    assert sent.startswith(b"\x89PNG") and Image.open(__import__("io").BytesIO(sent)).size == (850, 1100)
+    converted = boto3.client("s3").get_object(Bucket=BUCKET, Key=f"results/{MEDIA_ID}/textract-input.png")["Body"].read()
+    assert converted == sent
+    assert result["mode"] == "sync" and result["format"] == fmt and result["warnings"] == []
+    assert s3_json(result["pages_key"]) == [{"page": 1, "text": "Invoice 42\nTotal due: $19.99", "source": "textract"}]
+
+
+def heic_bytes(lines: list[str]) -> bytes:
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.open(io.BytesIO(factory.image_bytes(lines, fmt="PNG"))).convert("RGB").save(out, format="HEIF", quality=90)
+    return out.getvalue()
+
+
+def test_animated_gif_is_read_from_its_first_frame_with_a_warning(textract):
+    textract.detect = factory.detect_document_text_response(["First frame"])
+    result = analyze(upload(animated_gif([["First frame"], ["Second frame"]]), "gif"))
+    assert textract.count() == 1
+    assert [w["code"] for w in result["warnings"]] == ["FIRST_FRAME_ONLY"]
+    assert "2 frames" in result["warnings"][0]["message"]
+
+
 def test_blank_image_succeeds_empty_with_no_paid_call(textract):
     result = analyze(upload(factory.blank_image("PNG"), "png"))
     assert textract.count() == 0

@@ -128,6 +128,24 @@ def test_probe_media_returns_facts_and_route(aws, clip_bytes, monkeypatch):
     assert handler(state(media), LambdaContext())["route"] == "fargate"
 
 
+def test_probe_media_on_audio_says_whether_transcribe_takes_it_whole(aws, monkeypatch):
+    from functions.probe_media.handler import handler
+    from tests.media_factory import wav_bytes
+
+    body = wav_bytes(3.0, tone_hz=440)
+    media = {**upload(body, "uploads/talk.wav"), "media_type": "audio", "detected_format": "wav"}
+    result = handler(state(media), LambdaContext())
+    assert result["duration_seconds"] == pytest.approx(3.0, abs=0.01) and result["format"] == "wav"
+    assert (result["has_audio"], result["has_video"], result["route"], result["warnings"]) == (True, False, "audio", [])
+    monkeypatch.setenv("VIDEO_AUDIO_PART_MAX_SECONDS", "2")  # past one job's limit: split by the worker
+    assert handler(state(media), LambdaContext())["route"] == "lambda"
+    monkeypatch.setenv("VIDEO_LAMBDA_MAX_SECONDS", "1")
+    assert handler(state(media), LambdaContext())["route"] == "fargate"
+    monkeypatch.setenv("VIDEO_AUDIO_PART_MAX_SECONDS", "60")
+    monkeypatch.setenv("VIDEO_AUDIO_PART_MAX_BYTES", str(len(body) - 1))  # or past its bytes
+    assert handler(state(media), LambdaContext())["route"] == "fargate"
+
+
 def test_probe_media_warns_when_there_is_no_audio(aws, silent_bytes):
     from functions.probe_media.handler import handler
 

@@ -189,3 +189,69 @@ def test_redact_pii_turns_the_step_on_offline(tmp_path: Path) -> None:
     text = redacted.read_text()
     assert "jane.example@example.com" not in text and "[EMAIL]" in text
     assert "4111 1111 1111 1112" in text  # fails the Luhn check: not a card number
+
+
+def test_speech_languages_silence_and_noise_end_to_end(tmp_path: Path) -> None:
+    """Identified languages with their codes, an unsupported one FAILED with a reason, silence and noise empty."""
+    from benchmarks.speech_accuracy import noise, silence
+
+    recordings = ROOT / "tests" / "data" / "speech"
+    (tmp_path / "silence.wav").write_bytes(silence(30))
+    (tmp_path / "noise.wav").write_bytes(noise(30))
+    inputs = [str(recordings / name) for name in ("de-reading.ogg", "es-reading.ogg", "it-reading.ogg",
+                                                  "la-reading.ogg")] + [str(tmp_path / "silence.wav"),
+                                                                        str(tmp_path / "noise.wav")]
+    run = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", *inputs, "--json", "--timeout", "1500",
+                          "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    manifests = {Path(m["source"]["uri"]).name: m for m in json.loads(run.stdout)}
+    print(json.dumps({name: (m["status"], m.get("language"), m.get("error"), [w["code"] for w in m["warnings"]])
+                      for name, m in manifests.items()}, indent=1))
+    for name, code in (("de-reading.ogg", "de-DE"), ("es-reading.ogg", "es-ES"), ("it-reading.ogg", "it-IT")):
+        manifest = manifests[name]
+        assert manifest["status"] == "SUCCEEDED", manifest
+        assert manifest["language"]["code"] == code and manifest["language"]["score"] >= 0.7
+        assert manifest["transcript"]["language"] == code
+    assert manifests["de-reading.ogg"]["transcript"]["text"].startswith("Der Zug nach Hamburg")
+    unsupported = manifests["la-reading.ogg"]
+    assert unsupported["status"] == "FAILED" and unsupported["error"]["code"] == "TRANSCRIBE_JOB_FAILED"
+    assert "identified language (la" in unsupported["error"]["message"]
+    for name in ("silence.wav", "noise.wav"):
+        manifest = manifests[name]
+        assert manifest["status"] == "SUCCEEDED" and manifest["transcript"]["text"] == ""
+        codes = [w["code"] for w in manifest["warnings"]]
+        assert "EMPTY_TRANSCRIPT" in codes and "ENRICHMENT_SKIPPED" in codes, codes
+        assert not (manifest.get("enrichment") or {}).get("summary")
+
+
+def test_language_option_requests_a_language(tmp_path: Path) -> None:
+    recording = ROOT / "tests" / "data" / "speech" / "de-reading.ogg"
+    asked = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", str(recording), "--language", "de-DE",
+                            "--json", "--out", str(tmp_path / "de")], cwd=ROOT, capture_output=True, text=True,
+                           timeout=1200)
+    manifest = json.loads(asked.stdout)[0]
+    assert manifest["status"] == "SUCCEEDED" and manifest["transcript"]["language"] == "de-DE", manifest
+    refused = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", str(recording), "--language",
+                              "xx-XX", "--json", "--out", str(tmp_path / "xx")], cwd=ROOT, capture_output=True,
+                             text=True, timeout=1200)
+    manifest = json.loads(refused.stdout)[0]
+    assert manifest["status"] == "FAILED", manifest
+    assert "xx-XX" in manifest["error"]["message"], manifest["error"]
+
+
+def test_webp_gif_and_bmp_pages_are_read_offline(tmp_path: Path) -> None:
+    from PIL import Image
+
+    page = Image.open(SAMPLES / "scanned-page.png")
+    inputs = []
+    for fmt in ("WEBP", "GIF", "BMP"):
+        path = tmp_path / f"scanned-page-{fmt.lower()}.{fmt.lower()}"
+        (page.convert("L") if fmt != "WEBP" else page).save(path, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+        inputs.append(str(path))
+    run = subprocess.run([sys.executable, "-m", "media_pipeline.cli", "process", *inputs, "--json",
+                          "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    expected_text = (SAMPLES / "expected" / "scanned-page.txt").read_text()
+    for manifest in json.loads(run.stdout):
+        assert manifest["status"] == "SUCCEEDED", manifest
+        cer = quality.character_error_rate(expected_text, manifest["text"]["content"])
+        print(f"{manifest['source']['detected_format']}: CER {cer:.3f}")
+        assert cer <= 0.02

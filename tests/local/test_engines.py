@@ -68,10 +68,17 @@ def test_textrank_prefers_central_sentences() -> None:
 # ---- speech and OCR (slow: they run the models) -----------------------------------------------------------------
 
 @pytest.mark.slow
-def test_speech_model_files_match_their_hashes() -> None:
+def test_speech_model_files_match_their_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from media_pipeline.local.engines import speech
 
-    assert speech.verify_model().is_dir()
+    assert speech.verify_model(spec=speech.BASE).is_dir()
+    assert speech.verify_model(spec=speech.TINY_EN).is_dir()
+    # A joined copy whose bytes changed is refused, not loaded.
+    joined = speech.model_directory(speech.BASE)
+    for name in speech.BASE.sha256:
+        (tmp_path / name).write_bytes((joined / name).read_bytes() if name != "model.bin" else b"other weights")
+    with pytest.raises(speech.ModelIntegrityError, match="model.bin has SHA-256"):
+        speech.verify_model(tmp_path, speech.BASE)
 
 
 @pytest.mark.slow
@@ -84,7 +91,7 @@ def test_speech_word_error_rate_on_the_sample() -> None:
     wer = quality.word_error_rate(expected("speech"), text)
     print(f"WER speech.flac: {wer:.3f}")
     assert wer <= 0.10
-    assert results["language_code"] == "en-US"
+    assert results["language_code"] == "en-US" and results["language_identification_score"] > 0.5
     words = [i for i in results["items"] if i["type"] == "pronunciation"]
     assert all(float(w["start_time"]) <= float(w["end_time"]) for w in words)
     assert float(words[-1]["end_time"]) > 20  # the clip is about 26 s long
@@ -105,10 +112,25 @@ def test_speech_from_the_video_sample() -> None:
 def test_speech_rejects_what_it_cannot_do() -> None:
     from media_pipeline.local.engines import speech
 
-    with pytest.raises(ValueError, match="English only"):
-        speech.transcribe(b"", "de-DE")
+    with pytest.raises(ValueError, match="Unsupported language code xx-XX"):
+        speech.transcribe(b"", "xx-XX")
     with pytest.raises(ValueError, match="could not be decoded|no audio"):
         speech.transcribe(b"not audio at all" * 100, None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["silence", "noise"])
+def test_speech_invents_nothing_from_silence_or_noise(kind: str) -> None:
+    from benchmarks.speech_accuracy import noise, silence
+    from media_pipeline.local.engines import speech
+
+    audio = silence(30) if kind == "silence" else noise(30)
+    # Asked for English: an empty transcript, as Transcribe gives (Whisper alone says "You").
+    results = speech.transcribe(audio, "en-US")["results"]
+    assert (results["transcripts"][0]["transcript"], results["items"]) == ("", [])
+    # Asked to identify the language: no speech, no language (the pipeline records NO_SPEECH_DETECTED).
+    with pytest.raises(ValueError, match="no speech was detected"):
+        speech.transcribe(audio, None)
 
 
 @pytest.mark.slow

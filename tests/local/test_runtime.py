@@ -90,7 +90,8 @@ def test_audio_upload_runs_the_whole_audio_path(pipeline: runtime.LocalPipeline)
     assert manifest["transcript"]["text"] == "The quick brown fox jumps over the lazy dog."
     assert manifest["enrichment"]["model"] == "local.extractive-textrank-yake"
     entered = [p.state for p in progress if p.kind == "entered"]
-    assert entered[:3] == ["RouteByMediaType", "PrepareAudio", "Transcribe"] and "Finalize" in entered
+    assert entered[:5] == ["RouteByMediaType", "ProbeAudio", "AudioNeedsSplitting", "PrepareAudio", "Transcribe"]
+    assert "Finalize" in entered
     assert progress[0].kind == "uploaded" and progress[-1].kind == "finished"
     job = pipeline.job(upload.media_id)
     assert job["status"] == "SUCCEEDED" and job["manifest_key"].endswith("/manifest.json")

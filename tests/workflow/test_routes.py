@@ -26,6 +26,17 @@ def test_image_takes_synchronous_textract(pipeline, engines):
     assert "StartDocumentAnalysis" not in entered(pipeline, upload.media_id)
 
 
+@pytest.mark.parametrize("fmt", ["WEBP", "GIF", "BMP"])
+def test_images_textract_does_not_read_are_converted_on_the_way(pipeline, engines, fmt):
+    engines.documents[1] = {1: ["Receipt 77", "Paid by card"]}
+    upload = pipeline.upload(image_bytes(("Receipt 77", "Paid by card"), fmt=fmt), name=f"receipt.{fmt.lower()}")
+    manifest = pipeline.wait(upload.media_id, timeout=60)
+    assert manifest["status"] == "SUCCEEDED", manifest.get("error")
+    assert manifest["media_type"] == "image" and manifest["source"]["detected_format"] == fmt.lower()
+    assert manifest["text"]["content"] == "Receipt 77\nPaid by card"
+    assert engines.textract_calls == 1
+
+
 def test_born_digital_pdf_is_read_from_its_text_layer(pipeline, engines):
     upload = pipeline.upload(text_pdf([["Minutes of the board", "The budget was approved."], ["Next meeting in May."]]),
                              name="minutes.pdf")
@@ -153,3 +164,45 @@ def test_media_past_transcribes_limits_is_split_and_joined_with_offsets(pipeline
     assert manifest["transcript"]["text"] == " ".join([TRANSCRIPT] * 3)
     assert manifest["usage"]["transcribe_jobs"] == 3
     assert abs(manifest["usage"]["transcribe_seconds"] - manifest["usage"]["media_seconds"]) < 0.2
+
+
+def five_hour_wav() -> bytes:
+    """5 h of 8 kHz 8-bit mono (144 MB): past Transcribe's 4 h per job, quick to make and to decode."""
+    import io
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(1)
+        handle.setframerate(8000)
+        minute = bytes(128 + int(40 * ((i % 20) < 10)) for i in range(8000)) * 60  # a 400 Hz square tone
+        for _ in range(5 * 60):
+            handle.writeframes(minute)
+    return out.getvalue()
+
+
+@pytest.mark.slow
+def test_audio_past_transcribes_limits_is_split_into_parts(pipeline, engines):
+    upload = pipeline.upload(five_hour_wav(), name="five-hours.wav")
+    manifest = pipeline.wait(upload.media_id, timeout=600)
+    assert manifest["status"] == "SUCCEEDED", manifest.get("error")
+    states = entered(pipeline, upload.media_id)
+    assert states[:4] == ["RouteByMediaType", "ProbeAudio", "AudioNeedsSplitting", "RouteVideo"]
+    history = pipeline.history(upload.media_id)
+    prepared = next(json.loads(e["stateExitedEventDetails"]["output"]) for e in history
+                    if e["type"] == "PassStateExited" and e["stateExitedEventDetails"]["name"] == "PrepareVideoAudio")
+    parts = prepared["steps"]["audio"]["parts"]
+    assert [p["key"].rsplit("/", 1)[-1] for p in parts] == ["audio-0.flac", "audio-1.flac"]
+    assert all(p["duration_seconds"] <= 4 * 3600 for p in parts)
+    assert parts[0]["offset_seconds"] == 0
+    assert parts[1]["offset_seconds"] == pytest.approx(parts[0]["duration_seconds"], abs=0.01)
+    assert sum(p["duration_seconds"] for p in parts) == pytest.approx(5 * 3600, abs=0.01)
+    assert manifest["usage"]["transcribe_seconds"] == pytest.approx(5 * 3600, abs=0.01)
+    assert manifest["usage"]["media_seconds"] == pytest.approx(5 * 3600, abs=0.01)
+    assert manifest["usage"]["transcribe_jobs"] == 2 and engines.transcribe_calls == 2
+    # The second part's words sit 4 h later on the item's timeline.
+    segments = json.loads(pipeline.client("s3").get_object(
+        Bucket=pipeline.bucket, Key=f"results/{upload.media_id}/segments.json")["Body"].read())
+    assert segments[2]["start"] == pytest.approx(parts[1]["offset_seconds"] + segments[0]["start"], abs=0.01)
+    assert "video" not in manifest and "NO_VIDEO_TRACK" not in [w["code"] for w in manifest["warnings"]]

@@ -32,6 +32,8 @@ def test_audio_upload_to_manifest(pipeline, engines, capsys):
     assert manifest["enrichment"]["model_calls"] == 1
     assert manifest["warnings"] == []
     assert manifest["usage"]["transcribe_jobs"] == 1 and manifest["usage"]["model_calls"] == 1
+    assert manifest["usage"]["transcribe_seconds"] == manifest["usage"]["media_seconds"] > 0
+    assert "video" not in manifest
     assert manifest["usage"]["model_input_tokens"] > 0
     s3 = pipeline.client("s3")
     vtt = s3.get_object(Bucket=pipeline.bucket, Key=f"results/{upload.media_id}/captions.vtt")["Body"].read().decode()
@@ -41,7 +43,8 @@ def test_audio_upload_to_manifest(pipeline, engines, capsys):
 
     history = pipeline.history(upload.media_id)
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
-    assert entered == ["RouteByMediaType", "PrepareAudio", "Transcribe", "StartTranscription",
+    assert entered == ["RouteByMediaType", "ProbeAudio", "AudioNeedsSplitting", "PrepareAudio", "Transcribe",
+                       "StartTranscription",
                        "ProcessTranscript", "IdentifyLanguage", "RedactPii", "Enrich", "Finalize"]
     assert not any(e["type"].startswith("Wait") for e in history)  # the callback resumes it: no polling loop
     assert engines.transcribe_calls == 1

