@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "worker_networking": "public",
     "log_retention_days": 30,
     "bundling": True,
+    "web_self_sign_up": False,
 }
 
 
@@ -60,6 +61,7 @@ class PipelineSettings:
     worker_networking: str
     log_retention_days: int
     bundling: bool
+    web_self_sign_up: bool  # workshops: anyone with the page's address may create a user
 
     @classmethod
     def from_context(cls, node: Node) -> "PipelineSettings":
