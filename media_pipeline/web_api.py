@@ -191,7 +191,10 @@ def _start_key(token: str | None, sub: str) -> dict[str, Any] | None:
 def list_items(sub: str, *, limit: int = PAGE_SIZE, token: str | None = None) -> dict[str, Any]:
     """The caller's items, newest first, from the table's owner index."""
     page = _owner_jobs(sub, limit=limit, start_key=_start_key(token, sub))
-    return {"items": [_summary(job) for job in page["items"]], "next": _token(page.get("next"))}
+    items = [_summary(job) for job in page["items"]]
+    for item in items:  # live progress for the items still running
+        item["current_step"] = None if item["status"] in FINAL else current_step(item["media_id"])
+    return {"items": items, "next": _token(page.get("next"))}
 
 
 @app.get("/items")

@@ -4,6 +4,7 @@
     media-pipeline status MEDIA_ID --stack NAME
     media-pipeline results MEDIA_ID --stack NAME [--out DIR]
     media-pipeline demo [--out DIR]
+    media-pipeline serve [--port 8000] [--user NAME] [--password PASSWORD]
 
 Without --stack, `process` starts the offline local mode (media_pipeline.local.runtime): the pipeline's own
 handlers and state machine on an embedded emulator with offline engines. Progress goes to stderr; stdout holds
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from media_pipeline.cli import serve
 from media_pipeline.cli.commands import command_demo, command_process, command_results, command_status
 
 DEFAULT_OUT = "media-pipeline-results"
@@ -52,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true")
     demo.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     demo.add_argument("--verbose", action="store_true")
+    serve.add_parser(commands)
     return main_parser
 
 
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr
     try:
         command = {"process": command_process, "status": command_status, "results": command_results,
-                   "demo": command_demo}[args.command]
+                   "demo": command_demo, "serve": serve.run}[args.command]
         return command(args, stdout)
     finally:
         sys.stdout = stdout
