@@ -167,7 +167,7 @@ def post_upload() -> Response:
 def _summary(job: dict[str, str]) -> dict[str, Any]:
     key = job.get("key", "")
     name = key.rsplit("/", 1)[-1]
-    return {"media_id": job["media_id"], "name": re.sub(r"^\d+-", "", name), "media_type": job.get("media_type"),
+    return {"media_id": job["media_id"], "name": re.sub(r"^\d+-", "", name), "key": key, "media_type": job.get("media_type"),
             "status": job.get("status"), "error_code": job.get("error_code"), "created_at": job.get("created_at"),
             "updated_at": job.get("updated_at")}
 
