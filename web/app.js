@@ -187,6 +187,12 @@ async function openItem(mediaId) {
   $("upload").hidden = true;
   $("items").hidden = true;
   $("item").hidden = false;
+  if ($("item").dataset.mediaId !== mediaId) {  // another item: nothing of the previous one stays on screen
+    $("item-title").textContent = "Loading…";
+    for (const id of ["player-box", "pictures", "enrichment", "transcript", "document", "pii", "downloads",
+                      "manifest-box", "item-error", "item-warnings"]) show(id, false);
+    $("player-box").replaceChildren();
+  }
   let view;
   try {
     view = await api("GET", `/items/${mediaId}`);

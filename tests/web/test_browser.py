@@ -46,6 +46,16 @@ def row_for(driver: Any, name: str, status: str) -> Any:
     return None
 
 
+def open_row(driver: Any, name: str, status: str) -> Any:
+    """Click the item's name in the list (retried: the list re-renders every 2 s while items run)."""
+    found = row_for(driver, name, status)
+    if found is not None:
+        text = found.text
+        found.find_element("css selector", "td button").click()
+        return text
+    return None
+
+
 def open_list(driver: Any) -> None:
     driver.execute_script("location.hash = '#/'")
     wait_for(driver, lambda: driver.find_element("id", "items").is_displayed(), 10, "the list")
@@ -56,8 +66,7 @@ def test_upload_watch_open_seek_and_read(page: Any) -> None:
     page.find_element("id", "file-input").send_keys(str(SAMPLES / "speech.flac"))
     progress = wait_for(page, lambda: page.find_element("css selector", "#upload-list li progress"), 10, "a progress bar")
     wait_for(page, lambda: progress.get_attribute("value") == "100", 30, "the upload to finish")
-    row = wait_for(page, lambda: row_for(page, "speech.flac", "SUCCEEDED"), 180, "speech.flac to reach SUCCEEDED")
-    row.find_element("css selector", "td button").click()
+    wait_for(page, lambda: open_row(page, "speech.flac", "SUCCEEDED"), 180, "speech.flac to reach SUCCEEDED")
 
     lines = wait_for(page, lambda: page.find_elements("css selector", "#transcript-lines button"), 30, "the transcript")
     assert "Welcome to the Media Pipeline Workshop" in lines[0].text
@@ -90,9 +99,8 @@ def test_a_bad_file_shows_its_reason_in_plain_words(page: Any) -> None:
         transfer.items.add(new File([bytes], "notes.mp3", { type: "audio/mpeg" }));
         document.getElementById("drop-zone").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true }));
     """, text)
-    row = wait_for(page, lambda: row_for(page, "notes.mp3", "FAILED"), 60, "notes.mp3 to fail")
-    assert "UNSUPPORTED_MEDIA_TYPE" in row.text
-    row.find_element("css selector", "td button").click()
+    row_text = wait_for(page, lambda: open_row(page, "notes.mp3", "FAILED"), 60, "notes.mp3 to fail")
+    assert "UNSUPPORTED_MEDIA_TYPE" in row_text
     error = wait_for(page, lambda: page.find_element("id", "item-error") if page.find_element("id", "item-error").is_displayed() else None,
                      30, "the error")
     assert "This is not a kind of file the pipeline can read" in error.text
