@@ -123,7 +123,7 @@ def process_run() -> dict[str, float]:
         with tempfile.TemporaryDirectory() as out:
             result = subprocess.run([str(cli), "process", str(ROOT / "samples" / name), "--out", out],
                                     capture_output=True, text=True, cwd=ROOT)
-        found = [line for line in result.stdout.splitlines() if line.lstrip().startswith(name) or f" {name} " in line]
+        found = [line for line in result.stdout.splitlines() if name in line and re.search(r"\d+\.\d\s*$", line)]
         seconds = re.findall(r"(\d+\.\d)\s*$", found[-1]) if found else []
         times[name] = float(seconds[0]) if seconds else float("nan")
         print(f"process: {name} {times[name]:.1f} s", file=sys.stderr)
