@@ -43,4 +43,10 @@ def run(args: argparse.Namespace, stdout: IO[str], *, ready: threading.Event | N
     except OSError as exc:
         print(f"media-pipeline: cannot serve on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - the pipeline could not start: say why, exit 1
+        print(f"media-pipeline: the pipeline could not start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if ready is not None:
+            ready.set()  # also when it could not start, so a waiting caller sees the outcome
     return 0

@@ -18,6 +18,7 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | Step Functions' ECS integration passes ASL-cased parameters     | `install_task_runner`: parameters mapped to the API    |
 | ECS RunTask records a task but runs nothing                     | `install_task_runner`: a registered runner is started  |
 | Step Functions in a moto server calls localhost:$MOTO_PORT      | `start_server` sets MOTO_PORT to the server's port     |
+| A server keeps the last one's resources (backends per process)  | `start_server` resets moto's backends first            |
 | SendTaskFailure drops its cause                                 | `install_task_callbacks`: the cause reaches the state  |
 | Lambda handlers run without their configured Timeout            | `limits.install_lambda_limits`: Sandbox.Timedout       |
 | Invoke has no 6 MB request limit (1 MB async); the response     | `limits.install_lambda_limits`: 413 before the run,    |
@@ -1033,6 +1034,9 @@ def start_server(host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     apply_config()
+    from moto.moto_api._internal import moto_api_backend
+
+    moto_api_backend.reset()  # moto's backends are process-wide: a new server starts from an empty account
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

@@ -1146,3 +1146,30 @@ def test_workaround_presigned_urls_expire(patched: Any) -> None:
     expired = requests.get(url)
     assert expired.status_code == 403 and "Request has expired" in expired.text
     assert moto_gaps.presigned_url_expired({"Expires": ["100"], "Signature": ["x"]}, now=101)
+
+
+def test_gap_a_second_moto_server_in_one_process_sees_the_first_ones_resources() -> None:
+    from moto.server import ThreadedMotoServer
+
+    moto_gaps.uninstall()
+    first = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    first.start()
+    try:
+        host, port = first.get_host_and_port()
+        boto3.client("s3", region_name=REGION, endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="left-over")
+    finally:
+        first.stop()
+    second = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    second.start()
+    try:
+        host, port = second.get_host_and_port()
+        buckets = boto3.client("s3", region_name=REGION, endpoint_url=f"http://{host}:{port}").list_buckets()["Buckets"]
+        assert [b["Name"] for b in buckets] == ["left-over"]
+    finally:
+        second.stop()
+
+    server = moto_gaps.start_server()  # the workaround: a fresh account
+    try:
+        assert boto3.client("s3", region_name=REGION, endpoint_url=server.endpoint_url).list_buckets()["Buckets"] == []
+    finally:
+        server.stop()

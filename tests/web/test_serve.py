@@ -20,8 +20,10 @@ def test_serve_prints_where_to_sign_in_and_serves_the_page_and_api() -> None:
     thread.start()
     try:
         assert ready.wait(120), "serve did not start"
-        url = re.search(r"Open (http://127\.0\.0\.1:\d+)/ and sign in as carol with password A-long-password-9",
-                        out.getvalue()).group(1)
+        found = re.search(r"Open (http://127\.0\.0\.1:\d+)/ and sign in as carol with password A-long-password-9",
+                          out.getvalue())
+        assert found, f"serve did not say where to sign in (exit {result})"
+        url = found.group(1)
         assert "<title>Media pipeline</title>" in requests.get(url + "/").text
         config = requests.get(url + "/config.json").json()
         assert config["apiUrl"] == url + "/api" and config["clientId"] and config["userPoolId"]
