@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test test-fast test-slow synth deploy destroy deployment-snapshot iam-report lint bench clean
+.PHONY: setup browser demo serve test test-fast test-slow synth deploy destroy deployment-snapshot iam-report lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-local.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,25 @@ setup: $(STAMP)
 demo: setup  ## run the pipeline offline on samples/, results in demo-results/
 	$(VENV)/bin/media-pipeline demo
 
-test: setup  ## the whole suite, offline engines included
+serve: setup  ## the web page and API on http://127.0.0.1:8000/, offline (docs/web.md)
+	$(VENV)/bin/media-pipeline serve
+
+# The browser tests (tests/web) drive Debian's chromium: installed here where apt-get runs as root; elsewhere they
+# are skipped with the reason, except under CI=true, where a missing browser fails the run.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+	  echo "browser tests: $$(chromium --version 2>/dev/null)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "browser tests: installing Debian's chromium and chromium-driver with apt-get"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "browser tests: CI=true needs chromium and chromedriver (apt-get install chromium chromium-driver, as root)"; exit 1; \
+	else \
+	  echo "browser tests: SKIPPED: chromium/chromedriver are not installed and cannot be (needs apt-get as root)"; \
+	fi
+
+test: setup browser  ## the whole suite, offline engines and the browser included
 	$(PY) -m pytest -n 2 --dist loadfile
 
 test-fast: setup  ## everything but the offline-engine tests

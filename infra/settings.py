@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "ingest_max_concurrency": 10,
     "textract_max_jobs": 90,
     "capacity_lease_seconds": 3600,
+    "web_self_sign_up": False,
 }
 
 # CloudWatch Logs accepts these retention periods only.
@@ -217,6 +218,7 @@ class PipelineSettings:
     ingest_max_concurrency: int  # the ingest function's concurrency from its queue (SQS maximum concurrency)
     textract_max_jobs: int  # asynchronous Textract jobs at once (media_pipeline/admission.py)
     capacity_lease_seconds: int  # a slot whose release was lost returns after this
+    web_self_sign_up: bool  # workshops: anyone with the page's address may create a user
 
     @classmethod
     def from_context(cls, node: Node) -> "PipelineSettings":

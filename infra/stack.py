@@ -5,13 +5,16 @@ grants, outputs) in one place.
 """
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.ai_services import AiServices
+from infra import nag
 from infra.functions import FunctionFactory, camel, refuse_deploy_without_packages
 from infra.ingest import Ingest, event_pattern
 from infra.observability import Observability
@@ -20,8 +23,9 @@ from infra.operations import Operations
 from infra.settings import PipelineSettings
 from infra.storage import JOB_KEY_PREFIX, Storage, token_key_prefix
 from infra.video import VideoWorker
+from infra.web import Web
 from infra.workflow import Workflow
-from media_pipeline import steps
+from media_pipeline import jobs, steps
 
 
 class MediaPipelineStack(Stack):
@@ -159,6 +163,18 @@ class MediaPipelineStack(Stack):
                                 "TranscribeCallbackDeadLetter": ai.transcribe_dead_letter_alarm,
                                 "TextractCallbackDeadLetter": ai.textract_dead_letter_alarm})
 
+        # --- the web page and its API (docs/web.md) --------------------------------------------------------------
+        api = factory.create("api", description="The web API: presigned uploads, the caller's items",
+                             timeout=Duration.seconds(29), memory_size=512,
+                             environment={"STATE_MACHINE_ARN": state_machine.state_machine_arn})
+        web = Web(self, "Web", function=api, access_log_bucket=storage.access_log_bucket,
+                  log_group=observability.log_group(self, "WebApiAccessLogs"), self_sign_up=settings.web_self_sign_up)
+        self._grant_web_api(api, storage=storage, workflow=workflow)
+        # The page's browser uploads to (presigned POST) and reads from (captions, links) the media bucket.
+        storage.bucket.add_cors_rule(allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET],
+                                     allowed_origins=[web.page_origin], allowed_headers=["*"], max_age=3000)
+        self.web = web
+
         # --- outputs: the CLI reads them by stack name ------------------------------------------------
         CfnOutput(self, "MediaBucketName", value=storage.bucket.bucket_name)
         CfnOutput(self, "UploadPrefix", value=settings.upload_prefix)
@@ -181,6 +197,31 @@ class MediaPipelineStack(Stack):
         self.video_worker, self.workflow, self.observability = worker, workflow, observability
         self.reconcile, self.operations = reconcile, operations
         storage.acknowledge_prefix_grants(self)
+
+    @staticmethod
+    def _grant_web_api(function: lambda_.Function, *, storage: Storage, workflow: Workflow) -> None:
+        """The API reads and deletes items and presigns uploads and links; a presigned request acts with the
+        API's permissions, so uploads need s3:PutObject on the upload prefix (the POST policy narrows each to the
+        caller's folder) and links need s3:GetObject(Version)."""
+        storage.grant_read_uploads(function)  # the player's link to the upload's version; reprocess's copy source
+        storage.grant_read_results(function)  # the manifest, result links
+        iam.Grant.add_to_principal(grantee=function, actions=["s3:PutObject", "s3:DeleteObjectVersion"],
+                                   resource_arns=[storage.uploads_arn()])  # presigned POST, reprocess, delete
+        iam.Grant.add_to_principal(grantee=function, actions=["s3:DeleteObjectVersion"],
+                                   resource_arns=[storage.results_arn()])
+        function.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:ListBucketVersions"], resources=[storage.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{storage.results_prefix}*"]}}))
+        storage.grant_table_items(function, ["dynamodb:GetItem", "dynamodb:DeleteItem"], key_prefix=JOB_KEY_PREFIX)
+        function.add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:Query"], resources=[f"{storage.table.table_arn}/index/{jobs.OWNER_INDEX}"]))
+        executions = Stack.of(function).format_arn(
+            service="states", resource="execution", arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            resource_name=f"{workflow.state_machine.state_machine_name}:*")
+        function.add_to_role_policy(iam.PolicyStatement(actions=["states:GetExecutionHistory"], resources=[executions]))
+        nag.acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{nag.finding_resource(function, executions)}]",
+                        "The item view reads the current step from the history of the item's execution, named by "
+                        "its media id at run time")
 
     @staticmethod
     def _grant(step: steps.Step, function: lambda_.Function, *, storage: Storage, ai: AiServices,

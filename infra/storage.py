@@ -8,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra import nag
+from media_pipeline.jobs import OWNER_INDEX
 
 # Partition keys of the jobs table (docs/architecture.md, "Storage"; media_pipeline/jobs.py writes them).
 JOB_KEY_PREFIX = "MEDIA#"
@@ -97,6 +98,12 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
             billing=dynamodb.Billing.on_demand(),
             time_to_live_attribute="expires_at",
+            # The web API lists a user's items, newest first (job records with an `owner`; media_pipeline/jobs.py).
+            global_secondary_indexes=[dynamodb.GlobalSecondaryIndexPropsV2(
+                index_name=OWNER_INDEX,
+                partition_key=dynamodb.Attribute(name="owner", type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            )],
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True,
             ),

@@ -42,7 +42,9 @@ def client(service: str, region: str | None = None) -> Any:
             import boto3  # deferred: boto3's import alone is a large share of a cold start
             from botocore.config import Config
 
-            config = Config(retries={"mode": "adaptive", "max_attempts": 5}, user_agent_extra="media-pipeline")
+            config = Config(retries={"mode": "adaptive", "max_attempts": 5}, user_agent_extra="media-pipeline",
+                            # presigned links and POSTs signed with SigV4 (botocore's us-east-1 default is SigV2)
+                            **({"signature_version": "s3v4"} if service == "s3" else {}))
             clients[key] = boto3.session.Session().client(service, region_name=region, config=config)
         return clients[key]
 

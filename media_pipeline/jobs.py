@@ -1,11 +1,28 @@
 """The jobs table: one record per media item, and the task tokens that callbacks resume."""
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 from media_pipeline.aws import client
 from media_pipeline.settings import settings
+
+
+# The jobs table's index of job records by owner (the `sub` of the web user whose folder the upload is in),
+# newest first: the web API lists a user's items with it. Records without an owner are not in it.
+OWNER_INDEX = "by-owner"
+# A Cognito `sub` (a UUID): the first folder of an upload key under the upload prefix names the item's owner.
+OWNER = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def owner_of(key: str, upload_prefix: str) -> str | None:
+    """`uploads/<sub>/<file>` -> sub: the folder a web user's presigned POST is fixed to. None for keys outside a
+    user's folder (uploaded with S3 access, not through the web API)."""
+    if not key.startswith(upload_prefix):
+        return None
+    folder, sep, rest = key[len(upload_prefix):].partition("/")
+    return folder if sep and rest and OWNER.fullmatch(folder) else None
 
 
 def _now() -> str:
@@ -28,9 +45,15 @@ def get_job(media_id: str) -> dict[str, Any] | None:
     return {name: next(iter(value.values())) for name, value in item.items()} if item else None
 
 
+def job_key(media_id: str) -> dict[str, Any]:
+    """The key of an item's job record."""
+    return _job_key(media_id)
+
+
 def create_job(media_id: str, *, bucket: str, key: str, version: str, media_type: str, status: str = "RUNNING",
-               error_code: str | None = None) -> bool:
-    """Record a new job; False when this media id was already recorded (a duplicate delivery)."""
+               error_code: str | None = None, owner: str | None = None) -> bool:
+    """Record a new job; False when this media id was already recorded (a duplicate delivery). `owner`: the web
+    user whose folder the upload is in (media_pipeline/web_api.py `owner_of`)."""
     now = _now()
     item: dict[str, Any] = {
         **_job_key(media_id),
@@ -48,6 +71,8 @@ def create_job(media_id: str, *, bucket: str, key: str, version: str, media_type
     }
     if error_code:
         item["error_code"] = {"S": error_code}
+    if owner:
+        item["owner"] = {"S": owner}
     ddb = client("dynamodb")
     try:
         ddb.put_item(TableName=settings().jobs_table, Item=item, ConditionExpression="attribute_not_exists(pk)")

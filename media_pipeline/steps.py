@@ -134,6 +134,9 @@ STEPS: tuple[Step, ...] = (
 
 BY_NAME: dict[str, Step] = {step.name: step for step in STEPS}
 
+# Functions that are not steps of the pipeline: the web API (media_pipeline/web_api.py; infra/web.py).
+OTHER_FUNCTIONS: tuple[str, ...] = ("api",)
+
 
 def invoked_by_state_machine() -> tuple[Step, ...]:
     return tuple(step for step in STEPS if step.substitution)
@@ -177,7 +180,7 @@ def problems(root: Path, asl_text: str | None = None) -> list[str]:
     """Every way the function folders, STEPS and the ASL disagree, each said with what to do about it."""
     folders = {p.parent.name for p in (root / "functions").glob("*/handler.py")}
     found = []
-    for name in sorted(folders - set(BY_NAME)):
+    for name in sorted(folders - set(BY_NAME) - set(OTHER_FUNCTIONS)):
         found.append(f"functions/{name}/ has no entry in media_pipeline/steps.py: add a Step('{name}', ...) to STEPS "
                      "(docs/adding-a-step.md)")
     for name in sorted(set(BY_NAME) - folders):

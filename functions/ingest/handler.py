@@ -90,7 +90,8 @@ def ingest_upload(upload: dict[str, Any]) -> dict[str, Any]:
     rejected = rejection(size, first_bytes)
     if rejected:
         return _reject(media, *rejected)
-    if not jobs.create_job(media_id, bucket=bucket, key=key, version=version_id or etag or "", media_type=kind.media_type):
+    if not jobs.create_job(media_id, bucket=bucket, key=key, version=version_id or etag or "", media_type=kind.media_type,
+                           owner=jobs.owner_of(key, settings().upload_prefix)):
         logger.info("duplicate delivery of an upload already recorded")
         metrics.add_metric(name="DuplicateUploads", unit=MetricUnit.Count, value=1)
     sfn = client("stepfunctions")
@@ -108,7 +109,8 @@ def _reject(media: MediaItem, code: str, message: str) -> dict[str, Any]:
     metrics.add_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1)
     recorded = jobs.create_job(media.media_id, bucket=media.bucket, key=media.key,
                                version=media.version_id or media.etag or "",
-                               media_type=media.media_type, status="FAILED", error_code=code)
+                               media_type=media.media_type, status="FAILED", error_code=code,
+                               owner=jobs.owner_of(media.key, settings().upload_prefix))
     if recorded:
         publish(new_manifest(media, status="FAILED", error={"code": code, "message": message}))
     return {"media_id": media.media_id, "status": "FAILED", "error_code": code}

@@ -8,6 +8,7 @@
     media-pipeline redrive (--stack NAME | --local) [--json]
     media-pipeline cost [FOLDER...] [--stack NAME] [--json]
     media-pipeline teardown --stack NAME [--region R] [--profile P] [--yes]
+    media-pipeline serve [--port 8000] [--user NAME] [--password PASSWORD]
 
 Without --stack, `process` starts the offline local mode (media_pipeline.local.runtime): the pipeline's own
 handlers and state machine on an embedded emulator with offline engines. Progress goes to stderr; stdout holds
@@ -33,6 +34,7 @@ COMMAND_MODULES = (
     "media_pipeline.cli.teardown",    # teardown
     "media_pipeline.cli.operations",  # reconcile, redrive
     "media_pipeline.cli.cost",        # cost
+    "media_pipeline.cli.serve",       # serve
 )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from media_pipeline import steps
+from media_pipeline.jobs import OWNER_INDEX
 from media_pipeline.local import deployment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -141,8 +142,12 @@ class EmulatedAccount:
         ddb.create_table(TableName=self.table, BillingMode="PAY_PER_REQUEST",
                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
                                     {"AttributeName": "sk", "KeyType": "RANGE"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                               {"AttributeName": "sk", "AttributeType": "S"}])
+                         AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
+                                               for n in ("pk", "sk", "owner", "created_at")],
+                         GlobalSecondaryIndexes=[{  # as infra/storage.py: a web user's items, newest first
+                             "IndexName": OWNER_INDEX, "Projection": {"ProjectionType": "ALL"},
+                             "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"},
+                                           {"AttributeName": "created_at", "KeyType": "RANGE"}]}])
         ddb.update_time_to_live(TableName=self.table,
                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
 

@@ -144,6 +144,9 @@ def _dynamodb_requests(call: Call) -> list[Request]:
         return [Request(f"dynamodb:{call.operation}", _arn(call, "dynamodb", f"table/{name}"))
                 for name in call.params["RequestItems"]]
     table = call.params["TableName"]
+    if call.params.get("IndexName"):  # a Query or Scan of an index is authorized on the index
+        index = f"table/{table}/index/{call.params['IndexName']}"
+        return [Request(f"dynamodb:{call.operation}", _arn(call, "dynamodb", index))]
     return [Request(f"dynamodb:{call.operation}", _arn(call, "dynamodb", f"table/{table}"),
                     _leading_keys(table, call.params))]
 

@@ -18,6 +18,7 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | Step Functions' ECS integration passes ASL-cased parameters     | `install_task_runner`: parameters mapped to the API    |
 | ECS RunTask records a task but runs nothing                     | `install_task_runner`: a registered runner is started  |
 | Step Functions in a moto server calls localhost:$MOTO_PORT      | `start_server` sets MOTO_PORT to the server's port     |
+| A server keeps the last one's resources (backends per process)  | `start_server` resets moto's backends first            |
 | SendTaskFailure drops its cause                                 | `install_task_callbacks`: the cause reaches the state  |
 | Lambda handlers run without their configured Timeout            | `limits.install_lambda_limits`: Sandbox.Timedout       |
 | Invoke has no 6 MB request limit (1 MB async); the response     | `limits.install_lambda_limits`: 413 before the run,    |
@@ -39,6 +40,9 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | No IAM: every caller may do anything (and a missing key is 404) | `iam.install` + `install_principals`: each call is     |
 |                                                                 | authorized as its role from the synthesized template;  |
 |                                                                 | deliveries need the target's Lambda/queue permission   |
+| S3 POST uploads: no policy, signature, expiry or condition      | `install_post_policy`: checked as S3 does, and the     |
+| check (any key, any size, even without a policy)                | signer's role needs s3:PutObject on the key            |
+| Presigned URLs never expire                                     | `install_presigned_url_expiry`: 403 once expired       |
 
 Everything here patches moto's models or response classes (never the pipeline's handlers), so the code that runs
 in AWS runs unchanged against the emulator. Each install_* call is idempotent; `uninstall()` restores moto.
@@ -1257,6 +1261,131 @@ def install_principals() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# S3 requests a browser makes: POST uploads with a signed policy, presigned links.
+# --------------------------------------------------------------------------------------------------------------
+
+def _s3_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+            "</Error>")
+    return status, {"Content-Type": "application/xml"}, body
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    import hashlib
+    import hmac
+
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def post_policy_problem(bucket: str, fields: Mapping[str, str], size: int, secrets: Mapping[str, str],
+                        now: float | None = None) -> tuple[int, str, str] | None:
+    """Why S3 refuses a browser POST upload (status, code, message), or None: a signed policy is required, its
+    SigV4 signature must verify, it must not have expired, and every form field must meet its conditions and
+    every condition be met (S3 User Guide, "Creating a POST policy")."""
+    import hashlib
+    import hmac
+
+    fields = {name.lower(): value for name, value in fields.items()}
+    policy_b64 = fields.get("policy")
+    if not policy_b64:
+        return 403, "AccessDenied", "Anonymous POST uploads are not allowed on this bucket"
+    credential = fields.get("x-amz-credential", "")
+    access_key, _, scope = credential.partition("/")
+    secret = secrets.get(access_key)
+    date, region, service = (scope.split("/") + ["", "", ""])[:3]
+    if secret is None or fields.get("x-amz-algorithm") != "AWS4-HMAC-SHA256":
+        return 403, "InvalidAccessKeyId", "The AWS access key Id you provided does not exist in our records."
+    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret}".encode(), date), region), service), "aws4_request")
+    expected = hmac.new(key, policy_b64.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, fields.get("x-amz-signature", "")):
+        return 403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."
+    policy = json.loads(base64.b64decode(policy_b64))
+    expires = _dt.datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.timezone.utc)
+    if (now if now is not None else time.time()) > expires.timestamp():
+        return 403, "AccessDenied", "Invalid according to Policy: Policy expired."
+    values = {**fields, "bucket": bucket}
+    covered = {"policy", "x-amz-signature", "file"}
+    for condition in policy.get("conditions", []):
+        if isinstance(condition, dict):
+            [(name, wanted)] = condition.items()
+            condition = ["eq", f"${name}", wanted]
+        operator, name = condition[0].lower(), str(condition[1])
+        if operator == "content-length-range":
+            low, high = int(condition[1]), int(condition[2])
+            if size < low:
+                return 400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size"
+            if size > high:
+                return 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"
+            continue
+        field_name = name.lstrip("$").lower()
+        covered.add(field_name)
+        actual, wanted = values.get(field_name, ""), str(condition[2])
+        if not (actual == wanted if operator == "eq" else actual.startswith(wanted)):
+            return 403, "AccessDenied", f"Invalid according to Policy: Policy Condition failed: {json.dumps(condition)}"
+    extra = sorted(name for name in fields if name not in covered and not name.startswith("x-ignore-"))
+    if extra:
+        return 403, "AccessDenied", f"Invalid according to Policy: Extra input fields: {extra[0]}"
+    return None
+
+
+def install_post_policy(*, secrets: Mapping[str, str], signer_roles: Mapping[str, str] | None = None) -> None:
+    """moto stores any POST upload, without checking its policy or its signature: check both as S3 does
+    (`post_policy_problem`), and authorize s3:PutObject on the key as the role whose credentials signed it (a
+    presigned request acts with its signer's permissions)."""
+    from moto.s3.responses import S3Response
+
+    original = _patch(S3Response, "_bucket_response_post", None)
+    roles = dict(signer_roles or {})
+
+    def bucket_response_post(self: Any, request: Any, bucket_name: str) -> Any:
+        if self.is_delete_keys() or "uploads" in self.querystring:
+            return original(self, request, bucket_name)
+        form = getattr(self, "form_data", None)
+        fields = ({name: form.get(name) for name in form.keys()} if form else  # the form's own fields only
+                  {name: values[0] for name, values in self.querystring.items() if values and name != "bucketname"})
+        fields.pop("file", None)
+        problem = post_policy_problem(bucket_name, fields, len(self.body or b""), secrets)
+        if problem:
+            return _s3_error(*problem)
+        access_key = fields.get("x-amz-credential", fields.get("X-Amz-Credential", "")).partition("/")[0]
+        role = roles.get(access_key)
+        if role is not None:
+            request_ = iam_policy.Request("s3:PutObject", f"arn:aws:s3:::{bucket_name}/{fields.get('key', '')}")
+            if not iam.allows(role, request_):
+                return _s3_error(403, "AccessDenied", f"{role} is not authorized to perform: s3:PutObject")
+        return original(self, request, bucket_name)
+
+    S3Response._bucket_response_post = bucket_response_post  # type: ignore[method-assign]
+
+
+def presigned_url_expired(query: Mapping[str, list[str]], now: float | None = None) -> bool:
+    """A presigned URL past its X-Amz-Date + X-Amz-Expires (SigV4), or its Expires (SigV2)."""
+    now = time.time() if now is None else now
+    if "X-Amz-Date" in query and "X-Amz-Expires" in query:
+        signed = _dt.datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=_dt.timezone.utc)
+        return now > signed.timestamp() + int(query["X-Amz-Expires"][0])
+    if "Expires" in query and "Signature" in query:
+        return now > int(query["Expires"][0])
+    return False
+
+
+def install_presigned_url_expiry() -> None:
+    """moto serves a presigned URL forever: refuse it once expired, as S3 does (403 AccessDenied)."""
+    from urllib.parse import parse_qs, urlparse
+
+    from moto.s3.responses import S3Response
+
+    original = _patch(S3Response, "_key_response", None)
+
+    def key_response(self: Any, request: Any, full_url: str) -> Any:
+        if presigned_url_expired(parse_qs(urlparse(full_url).query)):
+            return _s3_error(403, "AccessDenied", "Request has expired")
+        return original(self, request, full_url)
+
+    S3Response._key_response = key_response  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The emulator as a server (separate processes, such as the video worker, reach it over HTTP).
 # --------------------------------------------------------------------------------------------------------------
 
@@ -1287,6 +1416,9 @@ def start_server(host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     apply_config()
+    from moto.moto_api._internal import moto_api_backend
+
+    moto_api_backend.reset()  # moto's backends are process-wide: a new server starts from an empty account
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
@@ -1314,8 +1446,8 @@ def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcri
 
 __all__ = [
     "MOTO_CONFIG", "MOTO_VERSION", "EmulatorServer", "EngineError", "LambdaContext", "apply_config",
-    "install_ai_engines", "install_all", "install_event_delivery", "install_lambda_runtime",
-    "install_message_move_tasks",
-    "install_task_callbacks", "install_task_runner",
+    "install_ai_engines", "install_all", "install_capacity", "install_event_delivery", "install_execution_events",
+    "install_lambda_runtime", "install_message_move_tasks", "install_post_policy", "install_presigned_url_expiry",
+    "install_schedules", "install_stop_execution", "install_task_callbacks", "install_task_runner",
     "lambda_error_payload", "start_server", "uninstall", "wait_for_background_work",
 ]

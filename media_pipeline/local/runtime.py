@@ -230,6 +230,11 @@ class LocalPipeline(account.EmulatedAccount):
         moto_gaps.install_stop_execution()
         moto_gaps.install_schedules(self.schedule_time_scale)
         moto_gaps.install_message_move_tasks()
+        # Browser requests (the web page): the API function's role signs the upload policies (web_api.py).
+        api_role = self.snapshot["functions"].get("api", {}).get("role")
+        moto_gaps.install_post_policy(secrets={"local": "local"},
+                                      signer_roles={"local": self.binding.arn(api_role)} if api_role and self.enforce_iam else {})
+        moto_gaps.install_presigned_url_expiry()
         limits.install_limits()
         if self.enforce_iam:
             self._install_iam()

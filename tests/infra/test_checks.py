@@ -12,6 +12,16 @@ ACKNOWLEDGED_RULES = {
     "AwsSolutions-L1",
     "AwsSolutions-ECS2",
     "AwsSolutions-SQS3",
+    # The web page and API (infra/web.py)
+    "AwsSolutions-COG2", "AwsSolutions-COG3", "AwsSolutions-COG8",
+    "AwsSolutions-CFR1", "AwsSolutions-CFR2", "AwsSolutions-CFR3", "AwsSolutions-CFR4",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<WorkflowStateMachine8F1B1C15.Name>:*]",
+    # CDK's BucketDeployment, which copies the page into its bucket
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+    "AwsSolutions-IAM5[Action::s3:Abort*]", "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
+    "AwsSolutions-IAM5[Action::s3:GetBucket*]", "AwsSolutions-IAM5[Action::s3:GetObject*]",
+    "AwsSolutions-IAM5[Action::s3:List*]", "AwsSolutions-IAM5[Resource::<WebPageBucketC48E852E.Arn>/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]",
 }
 
 

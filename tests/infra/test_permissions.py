@@ -59,6 +59,8 @@ def textract_dispatcher(stem: str, token_actions: str) -> set[tuple[str, str, st
                      _condition({"StringEquals": {"iam:PassedToService": "textract.amazonaws.com"}}))
             | task_response())
 
+PAGE_COPIER = "Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C256MiB/ServiceRole"
+CDK_ASSETS = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"
 
 STEP_FUNCTIONS = ("AnalyzeDocument", "CollectDocumentText", "Enrich", "ExtractMedia", "Finalize", "IdentifyLanguage",
                   "ProbeMedia", "ProcessTranscript", "RedactPii", "StartDocumentAnalysis", "StartTranscription")
@@ -157,8 +159,24 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
         "ec2:AuthorizeSecurityGroupIngress ec2:AuthorizeSecurityGroupEgress ec2:RevokeSecurityGroupIngress "
         "ec2:RevokeSecurityGroupEgress",
         "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:security-group/<VideoWorker/Vpc.DefaultSecurityGroup>"),
+    "ApiRole": lambda_basics("Api")  # the web API (media_pipeline/web_api.py; docs/web.md)
+    | grants("s3:GetObject s3:GetObjectVersion s3:PutObject s3:DeleteObjectVersion", UPLOADS)  # links, presigned POST
+    | grants("s3:GetObject s3:DeleteObjectVersion", RESULTS)
+    | grants("s3:ListBucketVersions", "<Storage/MediaBucket.Arn>", _condition({"StringLike": {"s3:prefix": ["results/*"]}}))
+    | grants("dynamodb:GetItem dynamodb:DeleteItem", TABLE, leading_keys("MEDIA#"))
+    | grants("dynamodb:Query", f"{TABLE}/index/by-owner")
+    | grants("states:GetExecutionHistory",
+             "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<Workflow/StateMachine.Name>:*"),
+    # CDK's BucketDeployment, which copies web/ into the page bucket and invalidates the distribution.
+    PAGE_COPIER: grants("cloudfront:CreateInvalidation cloudfront:GetInvalidation", "*")
+    | {(f"s3:{action}", resource, "") for resource in ("<Web/PageBucket.Arn>", "<Web/PageBucket.Arn>/*")
+       for action in ("Abort*", "DeleteObject*", "GetBucket*", "GetObject*", "List*", "PutObject", "PutObjectLegalHold",
+                      "PutObjectRetention", "PutObjectTagging", "PutObjectVersionTagging")}
+    | {(f"s3:{action}", resource, "") for action in ("GetBucket*", "GetObject*", "List*")
+       for resource in (CDK_ASSETS, f"{CDK_ASSETS}/*")},
 }
 MANAGED_POLICIES = {
+    PAGE_COPIER: ["arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
     "Custom::VpcRestrictDefaultSGCustomResourceProvider/Role": [
         "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
 }
@@ -246,7 +264,7 @@ def test_role_policies_are_policy_resources_attached_by_roles(synth, names, role
     (props,) = [r["Properties"] for logical_id, r in synth.json["Resources"].items()
                 if r["Type"] == "AWS::IAM::Role" and names.paths[logical_id] == role]
     assert [names(arn) for arn in props.get("ManagedPolicyArns", [])] == MANAGED_POLICIES.get(role, [])
-    assert bool(props.get("Policies")) == (role in MANAGED_POLICIES)
+    assert bool(props.get("Policies")) == (role in MANAGED_POLICIES and role != PAGE_COPIER)
 
 
 def test_every_function_runs_as_its_own_role(synth, names):

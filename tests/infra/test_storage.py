@@ -29,9 +29,9 @@ def test_raw_uploads_and_old_versions_expire(synth):
     assert not any(rule.get("Prefix", "").startswith("results/") for rule in rules)
 
 
-def test_both_buckets_deny_requests_without_tls(synth):
+def test_every_bucket_denies_requests_without_tls(synth):
     policies = synth.resources("AWS::S3::BucketPolicy")
-    assert len(policies) == 2
+    assert len(policies) == len(synth.resources("AWS::S3::Bucket")) == 3  # media, access logs, the web page
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -1094,3 +1094,130 @@ def test_message_move_task_refuses_a_queue_that_is_no_dlq(patched: None) -> None
     with pytest.raises(sqs.exceptions.ResourceNotFoundException):
         sqs.start_message_move_task(SourceArn=queue_arn + "-nowhere")
 
+
+# ---- S3 requests a browser makes: POST uploads with a policy, presigned links ------------------------------------
+
+def _post_upload(post: dict[str, Any], body: bytes, **changes: str) -> Any:
+    import requests
+
+    return requests.post(post["url"], data={**post["fields"], **changes}, files={"file": ("f.bin", body)})
+
+
+def _policy_post(bucket: str = "media-bucket") -> dict[str, Any]:
+    s3 = boto3.client("s3", region_name=REGION, config=__import__("botocore.config").config.Config(signature_version="s3v4"))
+    s3.create_bucket(Bucket=bucket)
+    return s3.generate_presigned_post(bucket, "uploads/alice/talk.mp3", Fields={"Content-Type": "audio/mpeg"},
+                                      Conditions=[{"Content-Type": "audio/mpeg"}, ["content-length-range", 1, 100]],
+                                      ExpiresIn=60)
+
+
+def _keys(bucket: str = "media-bucket") -> list[str]:
+    return [o["Key"] for o in client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def test_gap_plain_moto_stores_a_post_upload_that_breaks_its_policy(plain: Any) -> None:
+    post = _policy_post()
+    response = _post_upload(post, b"x" * 500, key="elsewhere/evil.mp3")
+    assert response.status_code == 204
+    assert _keys() == ["elsewhere/evil.mp3"]
+
+
+def test_workaround_post_uploads_are_held_to_their_policy(patched: Any) -> None:
+    credentials = boto3.Session().get_credentials()  # mock_aws's own
+    moto_gaps.install_post_policy(secrets={credentials.access_key: credentials.secret_key})
+    post = _policy_post()
+    outside = _post_upload(post, b"x" * 10, key="uploads/bob/talk.mp3")
+    assert outside.status_code == 403 and "Policy Condition failed" in outside.text and '"$key"' in outside.text
+    too_large = _post_upload(post, b"x" * 101)
+    assert too_large.status_code == 400 and "EntityTooLarge" in too_large.text
+    empty = _post_upload(post, b"")
+    assert empty.status_code == 400 and "EntityTooSmall" in empty.text
+    other_type = _post_upload(post, b"x" * 10, **{"Content-Type": "text/html"})
+    assert other_type.status_code == 403 and "Content-Type" in other_type.text
+    forged = _post_upload(post, b"x" * 10, **{"x-amz-signature": "0" * 64})
+    assert forged.status_code == 403 and "SignatureDoesNotMatch" in forged.text
+    assert _keys() == []
+    assert _post_upload(post, b"x" * 100).status_code == 204
+    assert _keys() == ["uploads/alice/talk.mp3"]
+
+
+def test_workaround_post_policy_expiry_and_extra_fields() -> None:
+    fields = {"key": "uploads/a/b", "policy": "", "x-amz-credential": "testing/20260101/us-east-1/s3/aws4_request",
+              "x-amz-algorithm": "AWS4-HMAC-SHA256"}
+    assert moto_gaps.post_policy_problem("b", {**fields, "policy": ""}, 1, {"testing": "testing"})[1] == "AccessDenied"
+    import base64 as b64
+    import hashlib
+    import hmac
+
+    def signed(policy: dict[str, Any], **extra: str) -> dict[str, str]:
+        encoded = b64.b64encode(json.dumps(policy).encode()).decode()
+        key = b"AWS4testing"
+        for part in ("20260101", "us-east-1", "s3", "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        return {**fields, **extra, "policy": encoded,
+                "x-amz-signature": hmac.new(key, encoded.encode(), hashlib.sha256).hexdigest()}
+
+    policy = {"expiration": "2026-01-01T00:10:00Z", "conditions": [{"bucket": "b"}, ["starts-with", "$key", "uploads/a/"],
+                                                                   {"x-amz-credential": fields["x-amz-credential"]},
+                                                                   {"x-amz-algorithm": "AWS4-HMAC-SHA256"}]}
+    january = 1767225600.0  # 2026-01-01T00:00:00Z
+    assert moto_gaps.post_policy_problem("b", signed(policy), 1, {"testing": "testing"}, now=january) is None
+    expired = moto_gaps.post_policy_problem("b", signed(policy), 1, {"testing": "testing"}, now=january + 601)
+    assert expired == (403, "AccessDenied", "Invalid according to Policy: Policy expired.")
+    extra = moto_gaps.post_policy_problem("b", signed(policy, acl="public-read"), 1, {"testing": "testing"}, now=january)
+    assert extra is not None and "Extra input fields: acl" in extra[2]
+
+
+def test_gap_plain_moto_serves_an_expired_presigned_url(plain: Any) -> None:
+    import requests
+
+    s3 = client("s3")
+    s3.create_bucket(Bucket="media-bucket")
+    s3.put_object(Bucket="media-bucket", Key="results/m/captions.vtt", Body=b"WEBVTT")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "media-bucket", "Key": "results/m/captions.vtt"},
+                                    ExpiresIn=1)
+    time.sleep(2.1)
+    assert requests.get(url).status_code == 200
+
+
+def test_workaround_presigned_urls_expire(patched: Any) -> None:
+    import requests
+
+    moto_gaps.install_presigned_url_expiry()
+    s3 = boto3.client("s3", region_name=REGION, config=__import__("botocore.config").config.Config(signature_version="s3v4"))
+    s3.create_bucket(Bucket="media-bucket")
+    s3.put_object(Bucket="media-bucket", Key="results/m/captions.vtt", Body=b"WEBVTT")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "media-bucket", "Key": "results/m/captions.vtt"},
+                                    ExpiresIn=1)
+    assert requests.get(url).text == "WEBVTT"
+    time.sleep(2.1)
+    expired = requests.get(url)
+    assert expired.status_code == 403 and "Request has expired" in expired.text
+    assert moto_gaps.presigned_url_expired({"Expires": ["100"], "Signature": ["x"]}, now=101)
+
+
+def test_gap_a_second_moto_server_in_one_process_sees_the_first_ones_resources() -> None:
+    from moto.server import ThreadedMotoServer
+
+    moto_gaps.uninstall()
+    first = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    first.start()
+    try:
+        host, port = first.get_host_and_port()
+        boto3.client("s3", region_name=REGION, endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="left-over")
+    finally:
+        first.stop()
+    second = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    second.start()
+    try:
+        host, port = second.get_host_and_port()
+        buckets = boto3.client("s3", region_name=REGION, endpoint_url=f"http://{host}:{port}").list_buckets()["Buckets"]
+        assert [b["Name"] for b in buckets] == ["left-over"]
+    finally:
+        second.stop()
+
+    server = moto_gaps.start_server()  # the workaround: a fresh account
+    try:
+        assert boto3.client("s3", region_name=REGION, endpoint_url=server.endpoint_url).list_buckets()["Buckets"] == []
+    finally:
+        server.stop()
