@@ -168,7 +168,8 @@ class MediaPipelineStack(Stack):
                              timeout=Duration.seconds(29), memory_size=512,
                              environment={"STATE_MACHINE_ARN": state_machine.state_machine_arn})
         web = Web(self, "Web", function=api, access_log_bucket=storage.access_log_bucket,
-                  log_group=observability.log_group(self, "WebApiAccessLogs"), self_sign_up=settings.web_self_sign_up)
+                  log_group=observability.log_group(self, "WebApiAccessLogs"), self_sign_up=settings.web_self_sign_up,
+                  retain_data=settings.retain_data)
         self._grant_web_api(api, storage=storage, workflow=workflow)
         # The page's browser uploads to (presigned POST) and reads from (captions, links) the media bucket.
         storage.bucket.add_cors_rule(allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.GET],

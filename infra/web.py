@@ -43,8 +43,11 @@ class Web(Construct):
         access_log_bucket: s3.IBucket,
         log_group: logs.ILogGroup,
         self_sign_up: bool,
+        retain_data: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Kept when the stack is deleted, like the stack's other data, unless retain_data is false (a workshop).
+        removal = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
         self.user_pool = cognito.UserPool(
             self, "UserPool",
             self_sign_up_enabled=self_sign_up,
@@ -56,7 +59,7 @@ class Web(Construct):
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=removal,
         )
         # A public client (the page holds no secret); tokens last an hour.
         self.client = self.user_pool.add_client(
@@ -77,8 +80,8 @@ class Web(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=access_log_bucket,
             server_access_logs_prefix="page-bucket/",
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=False,
+            removal_policy=removal,
+            auto_delete_objects=not retain_data,
         )
         self.distribution = cloudfront.Distribution(
             self, "Distribution",

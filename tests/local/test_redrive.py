@@ -105,10 +105,18 @@ def test_a_stack_is_found_by_its_outputs(monkeypatch: pytest.MonkeyPatch):
             assert StackName == "MediaPipeline"
             return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]}
 
-    monkeypatch.setattr(boto3, "client", lambda service, **_: CloudFormation())
-    target = Target.of_stack("MediaPipeline")
+    class Session:
+        def __init__(self, **options: Any):
+            assert options == {"region_name": "eu-west-1", "profile_name": None}
+
+        def client(self, service: str, **_: Any) -> CloudFormation:
+            assert service == "cloudformation"
+            return CloudFormation()
+
+    monkeypatch.setattr(boto3.session, "Session", Session)
+    target = Target.of_stack("MediaPipeline", region="eu-west-1")
     assert (target.reconcile_function, target.ingest_dlq_url) == ("MediaPipeline-Reconcile", "https://q/dlq")
     assert target.callback_dlqs == {"transcribe_callback": ("https://q/t", "tc"), "textract_callback": ("https://q/x", "xc")}
     del outputs["ReconcileFunctionName"]
     with pytest.raises(LookupError, match="ReconcileFunctionName"):
-        Target.of_stack("MediaPipeline")
+        Target.of_stack("MediaPipeline", region="eu-west-1")

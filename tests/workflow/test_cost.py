@@ -26,10 +26,10 @@ def test_an_audio_item_costs_what_its_execution_counted(pipeline, engines):
     cost = manifest["cost"]
 
     assert cost["counted"] == "execution_history"
-    assert cost["units"]["state_transitions"] == len(entered(history)) == 9
+    assert cost["units"]["state_transitions"] == len(entered(history)) == 11  # with ProbeAudio, AudioNeedsSplitting
     lambda_states = sum(1 for e in history if e["type"] in ("LambdaFunctionScheduled", "TaskScheduled"))
     assert cost["units"]["lambda_requests"] == lambda_states + 2  # ingest, and transcribe_callback once
-    assert cost["orchestration"]["states"] == round(9 * 0.000025, 8)
+    assert cost["orchestration"]["states"] == round(11 * 0.000025, 8)
     assert cost["units"]["transcribe_billed_seconds"] == 15  # a short file: Transcribe's 15-second minimum
     assert cost["ai"]["transcribe"] == round(15 / 60 * 0.024, 8)
     assert cost["ai_total"] > 0 and cost["orchestration_share"] == round(cost["orchestration_total"] / cost["ai_total"], 4)
