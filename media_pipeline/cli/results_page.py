@@ -111,7 +111,7 @@ def _player(item: Item, manifest: dict[str, Any], folder: Path, out: Path) -> st
     local = item.folder.as_posix()
     parts = []
     captions = _captions_data_url(folder, artifacts.get("captions_vtt"))
-    track = (f'<track kind="captions" label="Captions" srclang="{escape((manifest.get("language") or {}).get("code", "en")[:2])}" '
+    track = (f'<track kind="captions" label="Captions" srclang="{escape(((manifest.get("language") or {}).get("code") or "en")[:2])}" '
              f'src="{escape(captions, quote=True)}" default="default"/>') if captions else ""
     video = manifest.get("video") or {}
     poster = video.get("poster")

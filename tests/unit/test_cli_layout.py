@@ -168,6 +168,16 @@ def test_results_page_is_well_formed_escaped_and_holds_each_item(tmp_path: Path)
     assert "FAILED" in failed_text and "INPUT_NOT_A_FILE" in failed_text and "not a regular file" in failed_text
 
 
+def test_results_page_holds_an_item_whose_language_was_not_identified(tmp_path: Path) -> None:
+    """Silence: the manifest's language section is all nulls; the captions track falls back to English."""
+    item, out = finished_item(tmp_path)
+    item.manifest["language"] = {"code": None, "score": None, "source": None}
+    page = results_page.write([item], out).read_text()
+    root = ElementTree.fromstring(page.split("\n", 1)[1])
+    [track] = root.findall(".//{http://www.w3.org/1999/xhtml}track")
+    assert track.get("srclang") == "en"
+
+
 # ---- progress and exit status ----------------------------------------------------------------------------------
 
 def test_plain_progress_has_one_line_per_change_with_the_overall_count() -> None:
