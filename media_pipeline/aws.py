@@ -11,6 +11,7 @@ import threading
 from typing import Any, Iterator
 
 _clients: dict[tuple[str, str | None], Any] = {}
+_session: Any = None  # boto3's Session; clients are made from it under _lock (a Session is not thread-safe)
 _lock = threading.Lock()
 # The clients of one Lambda sandbox. In AWS a process is a sandbox, so the module's cache is it; the local mode runs
 # many sandboxes in one process and gives each its own (moto_gaps), so that one sandbox's adaptive retry state (its
@@ -45,11 +46,16 @@ def client(service: str, region: str | None = None) -> Any:
             config = Config(retries={"mode": "adaptive", "max_attempts": 5}, user_agent_extra="media-pipeline",
                             # presigned links and POSTs signed with SigV4 (botocore's us-east-1 default is SigV2)
                             **({"signature_version": "s3v4"} if service == "s3" else {}))
-            clients[key] = boto3.session.Session().client(service, region_name=region, config=config)
+            global _session
+            if _session is None:  # one session: the service models are loaded once, whatever the clients
+                _session = boto3.session.Session()
+            clients[key] = _session.client(service, region_name=region, config=config)
         return clients[key]
 
 
 def reset_clients() -> None:
-    """Forget cached clients (tests and the local runtime switch endpoints and credentials)."""
+    """Forget cached clients and the session (tests and the local runtime switch endpoints and credentials)."""
+    global _session
     with _lock:
         _clients.clear()
+        _session = None
