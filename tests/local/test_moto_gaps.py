@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from media_pipeline.local import limits, moto_gaps, sqs_polling
+from tests.waiting import until
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -67,16 +68,6 @@ def create_function(name: str) -> str:
 
 class Failing(Exception):
     pass
-
-
-def until(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_moto_is_the_pinned_version() -> None:

@@ -7,7 +7,6 @@ for any reason, and, for a release that was lost, when its lease runs out.
 from __future__ import annotations
 
 import contextlib
-import time
 
 import pytest
 
@@ -17,6 +16,7 @@ from media_pipeline.local.runtime import LocalPipeline
 from tests.document_factory import scanned_pdf
 from tests.media_factory import wav_bytes
 from tests.workflow.conftest import TRANSCRIPT
+from tests.waiting import until
 
 JOB_SECONDS = 0.6
 
@@ -31,16 +31,6 @@ def pipeline():
 
 def scanned(n: int) -> bytes:
     return scanned_pdf([[f"Scanned form number {n}"]])
-
-
-def until(condition, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextlib.contextmanager

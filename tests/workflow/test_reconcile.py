@@ -6,8 +6,7 @@ import contextlib
 import io
 import json
 import threading
-import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -16,6 +15,7 @@ from media_pipeline.local import account, iam, moto_gaps
 from media_pipeline.local.runtime import LocalPipeline
 from tests.media_factory import wav_bytes
 from tests.workflow.conftest import TRANSCRIPT
+from tests.waiting import until
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +23,6 @@ def pipeline():
     """A visibility timeout of one second, so a message that fails five receives reaches the DLQ within a test."""
     with LocalPipeline(mode="mock", engines=False, ingest_visibility_timeout=1) as running:
         yield running
-
-
-def until(predicate: Callable[[], Any], *, timeout: float = 30, what: str = "the condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return value
 
 
 def run_cli(*argv: str) -> tuple[int, str]:

@@ -18,14 +18,7 @@ from media_pipeline.transcription import TOKEN_KIND as TRANSCRIBE_TOKENS
 from tests.document_factory import image_bytes, scanned_pdf, text_pdf
 from tests.media_factory import make_video, wav_bytes
 from tests.workflow.conftest import TRANSCRIPT
-
-
-def until(condition: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return found
+from tests.waiting import until
 
 
 @pytest.fixture
