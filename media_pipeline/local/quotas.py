@@ -249,8 +249,7 @@ def _over_quota(capacity: Capacity, service: str, operation: str, body: Any) -> 
         if not capacity.buckets[("bedrock-runtime", "tokens")].take(_bedrock_tokens(body)):
             return "Too many tokens, please wait before trying again."
         return None
-    bucket = capacity.buckets.get((service, operation)) or (
-        capacity.buckets.get((service, "*")) if service == "comprehend" else None)
+    bucket = capacity.buckets.get((service, operation)) or capacity.buckets.get((service, "*"))
     if bucket is not None and not bucket.take():
         return "Rate exceeded" if service != "transcribe" else (
             "You have exceeded the maximum request rate. Try your request again later.")
