@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotF
 from media_pipeline import jobs
 from media_pipeline.aws import client
 from media_pipeline.ids import media_id_for
+from media_pipeline.reason_words import manifest_problems, plain_words
 from media_pipeline.settings import settings
 
 # What the page may upload: the content types a browser names for the media the pipeline takes (the pipeline
@@ -39,40 +40,7 @@ PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 FINAL = ("SUCCEEDED", "FAILED")
 
-# Reason codes in plain words (docs/reason-codes.md has them all); the manifest's own message follows.
-PLAIN_WORDS = {
-    "EMPTY_OBJECT": "The file is empty.",
-    "OBJECT_TOO_LARGE": "The file is larger than this deployment accepts.",
-    "UNSUPPORTED_MEDIA_TYPE": "This is not a kind of file the pipeline can read (audio, video, PDF or image).",
-    "OBJECT_NOT_FOUND": "The uploaded file was gone before it could be read.",
-    "CORRUPT_DOCUMENT": "The document is damaged and cannot be opened.",
-    "ENCRYPTED_DOCUMENT": "The document is protected by a password.",
-    "EMPTY_DOCUMENT": "The document has no pages.",
-    "TOO_MANY_PAGES": "The document has more pages than text extraction accepts.",
-    "CORRUPT_IMAGE": "The image is damaged and cannot be read.",
-    "UNSUPPORTED_IMAGE_FORMAT": "The image format is not supported.",
-    "IMAGE_TOO_LARGE": "The image is too large for text extraction.",
-    "IMAGE_TOO_SMALL": "The image is too small to read text from.",
-    "CORRUPT_MEDIA": "The audio or video is damaged and cannot be decoded.",
-    "UNSUPPORTED_CODEC": "The audio or video uses a codec the pipeline cannot decode.",
-    "NO_MEDIA_STREAMS": "The file holds neither sound nor pictures.",
-    "NO_AUDIO_TRACK": "The video has no sound track, so there is nothing to transcribe.",
-    "EMPTY_TRANSCRIPT": "No speech was heard in the recording.",
-    "TIMEOUT": "A step took too long and was stopped.",
-    "TRANSCRIBE_JOB_FAILED": "Speech recognition could not finish.",
-    "TEXTRACT_JOB_FAILED": "Text extraction could not finish.",
-    "ENRICHMENT_FAILED": "The title, summary and keywords could not be written.",
-}
-
 app = APIGatewayHttpResolver()
-
-
-def plain_words(reason: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A manifest's error or warning with a sentence for people next to its code and message."""
-    if not reason:
-        return None
-    code = str(reason.get("code", ""))
-    return {**reason, "plain": PLAIN_WORDS.get(code, reason.get("message") or code.replace("_", " ").capitalize())}
 
 
 # ---- the caller -----------------------------------------------------------------------------------------------
@@ -255,8 +223,7 @@ def item_view(media_id: str, sub: str) -> dict[str, Any]:
     if manifest is not None:
         view["manifest"] = manifest
         view["links"] = download_links(media_id, manifest)
-        view["error"] = plain_words(manifest.get("error"))
-        view["warnings"] = [plain_words(w) for w in manifest.get("warnings") or []]
+        view.update(manifest_problems(manifest))
     elif job.get("error_code"):
         view["error"] = plain_words({"code": job["error_code"]})
     if job.get("status") == "SUCCEEDED" and job.get("media_type") in ("audio", "video", "image"):

@@ -1,10 +1,12 @@
 // The media pipeline's page: sign in (Cognito), upload (presigned POST), watch and browse items (the web API).
 // Plain JavaScript, no build step. config.json says where the API and the user pool are (docs/web.md).
+// The same page is the results page of a local run (`media-pipeline process` writes it as index.html): then the
+// run's items are in window.MEDIA_PIPELINE_RUN, read-only, and nothing is fetched (it opens from the file system).
 "use strict";
 
 const FINAL = ["SUCCEEDED", "FAILED"];
 const state = { config: null, token: null, user: null, session: null, nextPage: null, itemId: null,
-                listTimer: null, itemTimer: null, lastUpload: 0 };
+                listTimer: null, itemTimer: null, lastUpload: 0, run: null };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attributes = {}, ...children) {
@@ -81,6 +83,7 @@ function signOut() {
 // ---- the API ------------------------------------------------------------------------------------------------------
 
 async function api(method, path, body) {
+  if (state.run) return runApi(method, path);
   const response = await fetch(state.config.apiUrl + path, {
     method,
     headers: { Authorization: `Bearer ${state.token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
@@ -90,6 +93,17 @@ async function api(method, path, body) {
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) throw new Error((data && data.message) || `the API answered ${response.status}`);
   return data;
+}
+
+// A local run's items answer the two reads the page makes (GET /items, GET /items/{id}), as the API would.
+function runApi(method, path) {
+  if (method === "GET" && path.startsWith("/items/")) {
+    const view = state.run.views[path.slice("/items/".length)];
+    if (!view) throw new Error("no such item in this run");
+    return view;
+  }
+  if (method === "GET" && path.startsWith("/items")) return { items: state.run.items, next: null };
+  throw new Error("the results page of a run is read-only");
 }
 
 // ---- uploads ------------------------------------------------------------------------------------------------------
@@ -163,6 +177,7 @@ async function refreshList(append = false) {
     state.nextPage = page.next;
     $("more-items").hidden = !page.next;
     $("items-empty").hidden = rows.children.length > 0;
+    if (state.run) return;  // a finished run: nothing changes
     const running = page.items.some((item) => !FINAL.includes(item.status));
     const recent = Date.now() - state.lastUpload < 60000;
     state.listTimer = setTimeout(() => refreshList(), running || recent ? 2000 : 15000);
@@ -273,7 +288,7 @@ function renderPlayer(view, manifest) {
     return;
   }
   const kind = view.media_type === "video" ? "video" : "audio";
-  const player = el(kind, { id: "player", controls: "", preload: "metadata", crossorigin: "anonymous",
+  const player = el(kind, { id: "player", controls: "", preload: "metadata", crossorigin: state.run ? null : "anonymous",
                             poster: kind === "video" ? view.links.poster : null,
                             "aria-label": `${kind === "video" ? "Video" : "Audio"} player for ${view.name}` });
   player.append(el("source", { src: view.media_url }));
@@ -338,7 +353,7 @@ function route() {
   state.itemId = null;
   $("item").hidden = true;
   delete $("item").dataset.mediaId;
-  $("upload").hidden = false;
+  $("upload").hidden = !!state.run;  // a run's page has nothing to upload to
   $("items").hidden = false;
   refreshList();
 }
@@ -366,7 +381,23 @@ function wireDropZone() {
   $("file-input").addEventListener("change", (event) => { uploadFiles(event.target.files); event.target.value = ""; });
 }
 
+function startRun(run) {
+  state.run = run;
+  state.token = "local run";
+  document.title = run.title;
+  document.querySelector("header h1").textContent = run.title;
+  document.querySelector(".tagline").textContent = run.subtitle;
+  for (const id of ["sign-in", "upload", "who"]) $(id).hidden = true;
+  for (const node of document.querySelectorAll(".actions, #downloads .hint")) node.style.display = "none";
+  $("items-title").textContent = "Items of this run";
+  $("app").hidden = false;
+  $("back").addEventListener("click", () => { location.hash = "#/"; });
+  window.addEventListener("hashchange", route);
+  route();
+}
+
 async function main() {
+  if (window.MEDIA_PIPELINE_RUN) { startRun(window.MEDIA_PIPELINE_RUN); return; }
   state.config = await (await fetch("config.json", { cache: "no-store" })).json();
   $("sign-in-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);

@@ -13,6 +13,7 @@ from typing import Iterator
 
 import pytest
 
+from media_pipeline.cli import results_page
 from media_pipeline.local import moto_gaps, quality, runtime
 from tests.local.test_runtime import fake_transcribe
 
@@ -158,8 +159,9 @@ def test_one_bad_input_never_stops_the_batch(tmp_path: Path, monkeypatch: pytest
     assert len(long_ones) == 2 and all(len(f) <= 200 and "~" in f for f in long_ones)
     for name in (f"{stem}.png", f"{stem}.jpg"):
         assert "Quarterly Field Report" in Path(by_input[name]["artifacts"]["text"]).read_text()
-    page = (out / "index.html").read_text()
-    assert page.count('class="item"') == 6 and "named pipe" in page and "permission denied" in page
+    run = results_page.embedded_run((out / "index.html").read_text())
+    errors = " ".join(view["error"]["message"] for view in run["views"].values() if view["error"])
+    assert len(run["items"]) == 6 and "named pipe" in errors and "permission denied" in errors
 
 
 def test_long_video_route_runs_the_worker_as_a_local_process() -> None:

@@ -1,13 +1,14 @@
 """The CLI's inputs, output folders, results page, progress and exit codes, without running the pipeline."""
 from __future__ import annotations
 
+import base64
 import builtins
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path, PurePath
 
 import pytest
@@ -138,7 +139,9 @@ def finished_item(tmp_path: Path) -> tuple[Item, Path]:
     source.write_bytes(b"OggS")
     item = Item(path=source, label=str(source), folder=PurePath("talk <1>.ogg"), media_id="b" * 32, seconds=4.2)
     item.manifest = {"status": "SUCCEEDED", "media_type": "audio", "artifacts": {"captions_vtt": "captions.vtt"},
-                     "transcript": {"text": "Welcome <script>alert(1)</script> & goodbye"},
+                     "transcript": {"text": "Welcome <script>alert(1)</script> & goodbye", "language": None,
+                                    "segments": [{"start": 0.0, "end": 1.0,
+                                                  "text": "Welcome <script>alert(1)</script> & goodbye"}]},
                      "enrichment": {"title": "A <title>", "summary": "Summary & more", "keywords": ["k1", "<k2>"],
                                     "model": "local.extractive-textrank-yake"},
                      "warnings": [{"code": "LANGUAGE_NOT_IDENTIFIED", "message": "too short"}],
@@ -146,36 +149,29 @@ def finished_item(tmp_path: Path) -> tuple[Item, Path]:
     return item, out
 
 
-def test_results_page_is_well_formed_escaped_and_holds_each_item(tmp_path: Path) -> None:
+def test_results_page_is_the_web_page_with_the_runs_items_in_it(tmp_path: Path) -> None:
     item, out = finished_item(tmp_path)
     failed = Item(path=tmp_path / "pipe.wav", label="pipe.wav", folder=PurePath("pipe.wav"))
     failed.fail("INPUT_NOT_A_FILE", "pipe.wav: a named pipe (FIFO), not a regular file")
     page = results_page.write([item, failed], out).read_text()
 
-    root = ElementTree.fromstring(page.split("\n", 1)[1])  # well-formed (polyglot XHTML) after the doctype
-    ns = {"h": "http://www.w3.org/1999/xhtml"}
-    sections = root.findall(".//h:section", ns)
-    assert len(sections) == 2
-    assert "<script>" not in page and "&lt;script&gt;" in page  # the transcript is text, never markup
-    text = "".join(sections[0].itertext())
-    assert "Welcome <script>alert(1)</script> & goodbye" in text and "Summary & more" in text and "<k2>" in text
-    assert "The language could not be told." in text  # a warning in plain words
-    [audio] = sections[0].findall(".//h:audio", ns)
-    assert audio.get("src") == "../talk%20%3C1%3E.ogg"  # the input itself, relative to the page
-    [track] = audio.findall("h:track", ns)
-    assert track.get("kind") == "captions" and track.get("src").startswith("data:text/vtt;base64,")
-    failed_text = "".join(sections[1].itertext())
-    assert "FAILED" in failed_text and "INPUT_NOT_A_FILE" in failed_text and "not a regular file" in failed_text
-
-
-def test_results_page_holds_an_item_whose_language_was_not_identified(tmp_path: Path) -> None:
-    """Silence: the manifest's language section is all nulls; the captions track falls back to English."""
-    item, out = finished_item(tmp_path)
-    item.manifest["language"] = {"code": None, "score": None, "source": None}
-    page = results_page.write([item], out).read_text()
-    root = ElementTree.fromstring(page.split("\n", 1)[1])
-    [track] = root.findall(".//{http://www.w3.org/1999/xhtml}track")
-    assert track.get("srclang") == "en"
+    web = Path(results_page.WEB_DIR)
+    assert (web / "app.js").read_text().strip().splitlines()[-1] in page  # the web page's own script, inlined
+    assert "#drop-zone" in page and 'id="transcript-lines"' in page     # its style sheet and its markup
+    assert "<script>alert" not in page and "</title>\"" not in page    # data never closes the script element
+    run = results_page.embedded_run(page)
+    assert [i["status"] for i in run["items"]] == ["SUCCEEDED", "FAILED"]
+    assert run["subtitle"].startswith("2 item(s): 1 succeeded, 1 failed")
+    done = run["views"]["b" * 32]
+    assert done["manifest"]["transcript"]["segments"][0]["text"] == "Welcome <script>alert(1)</script> & goodbye"
+    assert done["media_url"] == "../talk%20%3C1%3E.ogg"  # the input itself, relative to the page
+    assert base64.b64decode(done["links"]["captions_vtt"].split(",", 1)[1]).startswith(b"WEBVTT")
+    assert done["links"]["original_file"] == done["media_url"]
+    assert done["warnings"] == [{"code": "LANGUAGE_NOT_IDENTIFIED", "message": "too short",
+                                 "plain": "The language could not be told."}]
+    [other] = [v for k, v in run["views"].items() if k != "b" * 32]
+    assert other["error"]["code"] == "INPUT_NOT_A_FILE" and other["media_url"] is None
+    assert other["error"]["plain"].startswith("This is not a regular file (a named pipe")
 
 
 # ---- progress and exit status ----------------------------------------------------------------------------------
@@ -217,12 +213,21 @@ def chromium() -> str | None:
 
 @pytest.mark.skipif(chromium() is None, reason="no Chromium on this machine (Debian: apt-get install chromium)")
 def test_results_page_opens_from_the_file_system_in_chromium(tmp_path: Path) -> None:
+    """The list, then an item's own view by its address, as a user clicks through the page (no server)."""
     item, out = finished_item(tmp_path)
     page = results_page.write([item], out)
-    run = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-                          "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    dom = run.stdout
-    assert "<audio" in dom and 'kind="captions"' in dom
-    assert "Summary &amp; more" in dom and "Welcome &lt;script&gt;alert(1)&lt;/script&gt; &amp; goodbye" in dom
-    assert "<script>" not in dom  # the transcript stayed text in the browser too
+
+    def dom(address: str) -> str:
+        run = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                              "--dump-dom", address], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return run.stdout
+
+    listed = dom(page.resolve().as_uri())
+    assert 'data-status="SUCCEEDED"' in listed and "talk &lt;1&gt;.ogg" in listed
+    assert re.search(r'<section id="upload"[^>]* hidden', listed)  # read-only: nothing to upload to
+    shown = dom(page.resolve().as_uri() + "#/items/" + "b" * 32)
+    assert "<audio" in shown and 'kind="captions"' in shown and 'srclang="en"' in shown  # no language: English
+    assert "Summary &amp; more" in shown and "Welcome &lt;script&gt;alert(1)&lt;/script&gt; &amp; goodbye" in shown
+    assert "The language could not be told. (LANGUAGE_NOT_IDENTIFIED)" in shown
+    assert "<script>alert" not in shown  # the transcript stayed text in the browser too

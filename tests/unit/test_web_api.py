@@ -1,7 +1,7 @@
 """The web API's plain logic: who owns an upload key, safe key names, reasons in plain words."""
 from __future__ import annotations
 
-from media_pipeline import jobs, web_api
+from media_pipeline import jobs, reason_words, web_api
 
 SUB = "0f1e2d3c-4b5a-6978-8a9b-acbdcedf0011"
 
@@ -25,17 +25,17 @@ def test_file_names_become_one_safe_path_segment() -> None:
 
 
 def test_reasons_get_a_sentence_in_plain_words() -> None:
-    reason = web_api.plain_words({"code": "UNSUPPORTED_MEDIA_TYPE", "message": "detected: text"})
+    reason = reason_words.plain_words({"code": "UNSUPPORTED_MEDIA_TYPE", "message": "detected: text"})
     assert reason == {"code": "UNSUPPORTED_MEDIA_TYPE", "message": "detected: text",
                       "plain": "This is not a kind of file the pipeline can read (audio, video, PDF or image)."}
-    assert web_api.plain_words({"code": "SOMETHING_NEW", "message": "the step said why"})["plain"] == "the step said why"
-    assert web_api.plain_words({"code": "SOMETHING_NEW"})["plain"] == "Something new"
-    assert web_api.plain_words(None) is None
+    assert reason_words.plain_words({"code": "SOMETHING_NEW", "message": "the step said why"})["plain"] == "the step said why"
+    assert reason_words.plain_words({"code": "SOMETHING_NEW"})["plain"] == "Something new"
+    assert reason_words.plain_words(None) is None
 
 
 def test_every_plain_word_code_is_a_documented_reason_code() -> None:
     from pathlib import Path
 
     documented = (Path(__file__).resolve().parents[2] / "docs" / "reason-codes.md").read_text()
-    for code in web_api.PLAIN_WORDS:
+    for code in reason_words.PLAIN_WORDS:
         assert f"`{code}`" in documented, code
