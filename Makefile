@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup browser demo serve test test-fast test-slow synth deploy destroy deployment-snapshot iam-report lint bench clean
+.PHONY: setup checkov browser demo serve test test-fast test-slow synth deploy destroy deployment-snapshot iam-report lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-local.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +18,16 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-local.txt pyproject
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# checkov pins libraries the project pins differently: its own virtualenv inside .venv/.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP) synth  ## checkov on the synthesized template (decisions: infra/checkov.py, docs/deploy.md)
+	$(CHECKOV_VENV)/bin/checkov -f cdk.out/MediaPipeline.template.json --framework cloudformation --compact --quiet
 
 demo: setup  ## run the pipeline offline on samples/, results in demo-results/
 	$(VENV)/bin/media-pipeline demo
@@ -38,7 +50,7 @@ browser:
 	  echo "browser tests: SKIPPED: chromium/chromedriver are not installed and cannot be (needs apt-get as root)"; \
 	fi
 
-test: setup browser  ## the whole suite, offline engines and the browser included
+test: setup browser $(CHECKOV_STAMP)  ## the whole suite, offline engines and the browser included
 	$(PY) -m pytest -n 2 --dist loadfile
 
 test-fast: setup  ## everything but the offline-engine tests

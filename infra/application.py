@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from aws_cdk import App, Validations
+from aws_cdk import App, Aspects, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from infra import checkov
 from infra.settings import PipelineSettings
 from infra.stack import MediaPipelineStack
 
@@ -34,6 +35,8 @@ def create_app(
         settings=settings,
         description="Event-driven AI media processing pipeline (Transcribe, Textract, Bedrock, Step Functions)",
     )
+    Aspects.of(stack).add(checkov.CdkCustomResources())  # checkov's decisions on CDK's own resources
+    Aspects.of(stack).add(checkov.SqsManagedEncryption())
     if checks:
         # cdk-nag 3.x runs as a policy validation plugin (its Aspects entry point fails on 3.x).
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -23,7 +23,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra import nag
+from infra import checkov, nag
 from infra.observability import Observability
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -222,6 +222,7 @@ class FunctionFactory:
         )
         nag.acknowledge(role, "AwsSolutions-IAM5[Resource::*]", nag.XRAY_REASON)
         nag.acknowledge(function, "AwsSolutions-L1", RUNTIME_REASON)
+        checkov.acknowledge_function(function, name)
         self.functions[name] = function
         return function
 

@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra import nag
+from infra import checkov, nag
 from media_pipeline.jobs import OWNER_INDEX
 
 # Partition keys of the jobs table (docs/architecture.md, "Storage"; media_pipeline/jobs.py writes them).
@@ -59,6 +59,12 @@ class Storage(Construct):
             removal_policy=removal,
             auto_delete_objects=not retain_data,
         )
+        checkov.skip(self.access_log_bucket, "CKV_AWS_18",
+                     "The access log bucket is where the other buckets log; logging its own writes would log the "
+                     "logging")
+        checkov.skip(self.access_log_bucket, "CKV_AWS_21",
+                     "S3 writes access logs as new objects, never overwritten; they expire after 365 days, and "
+                     "versions would keep every deleted log past its expiry")
         self.bucket = s3.Bucket(
             self, "MediaBucket",
             encryption=s3.BucketEncryption.S3_MANAGED,

@@ -17,7 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from infra import nag
+from infra import checkov, nag
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
@@ -183,3 +183,16 @@ class Web(Construct):
         nag.acknowledge(self.distribution, "AwsSolutions-CFR4",
                         "The default CloudFront certificate (*.cloudfront.net) allows TLSv1; a custom domain with its "
                         "own certificate applies TLS_V1_2_2021")
+        # The same decisions as checkov names them (infra/checkov.py).
+        checkov.skip(self.distribution, "CKV_AWS_68",
+                     "The distribution serves a static page only (the API has its own throttling and a JWT "
+                     "authorizer); attach a WAF web ACL for a public deployment")
+        checkov.skip(self.distribution, "CKV_AWS_86",
+                     "Static page only: S3 server access logs record every origin read, and the API's access log "
+                     "records every request that reads or changes data")
+        checkov.skip(self.distribution, "CKV_AWS_174",
+                     "The default CloudFront certificate (*.cloudfront.net) allows TLSv1; a custom domain with its "
+                     "own certificate applies TLS_V1_2_2021")
+        checkov.skip(self.page_bucket, "CKV_AWS_21",
+                     "The page bucket holds a copy of web/ that every deploy replaces whole (BucketDeployment "
+                     "prunes it); the page's history is the repository's")
