@@ -46,8 +46,9 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | Distributed Map: the parser rejects ItemBatcher, Tolerated-     | `install_distributed_map`: batches, tolerance, result  |
 | FailurePercentage/Count, ExecutionType EXPRESS; the first failed| files as AWS writes them; the children need            |
 | child fails the run; ResultWriter lists no result file; no IAM  | StartExecution/DescribeExecution/StopExecution         |
-| check for the children; listObjectsV2 items in boto3's shape    | StartExecution/DescribeExecution/StopExecution; items  |
-| (`ETag`, a datetime: not JSON)                                  | as AWS lists them (`Etag`, epoch `LastModified`)       |
+| check for the children; ItemReader listObjectsV2 reads the first| StartExecution/DescribeExecution/StopExecution; every  |
+| page only (1,000 objects), fails on an empty prefix, gives      | page listed, items as AWS lists them (`Etag`, epoch    |
+| boto3's shape (`ETag`, a datetime: not JSON)                    | `LastModified`)                                        |
 
 Everything here patches moto's models or response classes (never the pipeline's handlers), so the code that runs
 in AWS runs unchanged against the emulator. Each install_* call is idempotent; `uninstall()` restores moto.
@@ -1250,8 +1251,9 @@ def install_message_move_tasks() -> None:
 # --------------------------------------------------------------------------------------------------------------
 # Step Functions Distributed Map (backfill): what moto's engine lacks, in one block.
 # moto 5.2.5's parser rejects ItemBatcher, ToleratedFailurePercentage/Count and ExecutionType EXPRESS; its map run
-# counts a failed child as succeeded (output null), or with Iterator fails on the first; its ResultWriter writes a manifest.json that lists no result file; no IAM check
-# for the child executions. install_distributed_map closes each; media_pipeline/backfill.py runs on it.
+# counts a failed child as succeeded (output null); its ItemReader lists one page of 1,000 objects in boto3's shape;
+# its ResultWriter writes a manifest.json that lists no result file; no IAM check for the child executions.
+# install_distributed_map closes each; media_pipeline/backfill.py runs on it.
 # --------------------------------------------------------------------------------------------------------------
 
 DISTRIBUTED_MAP_OPTIONS = ("ItemBatcher", "ToleratedFailurePercentage", "ToleratedFailureCount")
@@ -1545,9 +1547,6 @@ def install_distributed_map() -> None:
             env.stack.pop()
             raise _map_failure(env, "States.Runtime", denial)
         items: list[Any] = env.stack.pop()
-        reader = getattr(getattr(eval_input.item_reader, "resource", None), "api_action", None)
-        if reader == "listObjectsV2":
-            items = [listed_object(item) for item in items]
         started = _iso(_dt.datetime.now(_dt.timezone.utc))
         sizes = [1] * len(items)
         if options.get("ItemBatcher"):
@@ -1590,6 +1589,27 @@ def install_distributed_map() -> None:
         return _run_child(self, env, job)
 
     DistributedItemProcessorWorker._eval_job = eval_job_keeping_failures  # type: ignore[method-assign]
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import \
+        resource_eval_s3 as item_reader_s3
+
+    ItemReaderS3 = item_reader_s3.ResourceEvalS3
+    _patch(ItemReaderS3, "_handle_list_objects_v2", None)
+
+    def list_every_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+        s3 = ItemReaderS3._get_s3_client(resource_runtime_part=resource_runtime_part,
+                                         state_credentials=state_credentials)
+        parameters = dict(env.stack.pop())
+        items: list[dict[str, Any]] = []
+        while True:  # every page, as AWS's ItemReader reads them
+            response = s3.list_objects_v2(**parameters)
+            items.extend(listed_object(item) for item in response.get("Contents", []))
+            if not response.get("IsTruncated"):
+                break
+            parameters["ContinuationToken"] = response["NextContinuationToken"]
+        env.stack.append(items)
+
+    ItemReaderS3._handle_list_objects_v2 = staticmethod(list_every_object)  # type: ignore[method-assign]
 
     put_object = _patch(ResourceEvalS3, "_handle_put_object", None)
 

@@ -43,7 +43,8 @@ def objects(count: int) -> None:
 
 def run(text: str, role: str = "arn:aws:iam::123456789012:role/map") -> dict[str, Any]:
     sfn = client("stepfunctions")
-    machine = sfn.create_state_machine(name="map", definition=text, roleArn=role)["stateMachineArn"]
+    name = "map" if '"Objects2"' not in text else "map-2"
+    machine = sfn.create_state_machine(name=name, definition=text, roleArn=role)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine, name="run-1",
                                     input=json.dumps({"bucket": BUCKET}))["executionArn"]
     return until(lambda: (lambda d: d if d["status"] != "RUNNING" else None)(
@@ -76,10 +77,42 @@ def test_gap_a_failed_child_counts_as_succeeded_and_no_result_file_is_listed(pla
     assert all(not files for files in report(execution["output"]).values())
 
 
-def test_gap_listed_objects_are_boto3_shaped_not_json(plain: None) -> None:
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import resource_eval_s3
+def pass_through(parameters: dict[str, Any] | None = None, **options: Any) -> str:
+    """The map with Pass children (what each child got, or `parameters` of it, is its output), no ResultWriter."""
+    document = json.loads(definition(**options))
+    state = document["States"]["Objects"]
+    state.pop("ResultWriter")
+    state["ItemProcessor"]["States"] = {"Batch": {"Type": "Pass", "End": True,
+                                                  **({"Parameters": parameters} if parameters else {})}}
+    return json.dumps(document)
 
-    assert "list_objects_v2(**parameters)" in open(resource_eval_s3.__file__).read()  # boto3's Contents as they are
+
+def test_gap_item_reader_lists_one_page_and_fails_on_an_empty_prefix(plain: None) -> None:
+    objects(0)
+    assert "States.Runtime" in run(pass_through()).get("error", "")  # KeyError 'Contents': nothing listed
+    s3 = client("s3")
+    for index in range(1001):
+        s3.put_object(Bucket=BUCKET, Key=f"in/{index:04d}", Body=b"")
+    execution = run(pass_through({"key.$": "$.Key"}).replace('"Objects"', '"Objects2"'))
+    assert execution["status"] == "SUCCEEDED"
+    assert len(json.loads(execution["output"])) == 1000  # the first page: the 1,001st object is never listed
+
+
+def test_item_reader_lists_every_page_as_aws_does(patched: None) -> None:
+    objects(0)
+    moto_gaps.install_distributed_map()
+    assert json.loads(run(pass_through())["output"]) == []
+    s3 = client("s3")
+    for index in range(1001):
+        s3.put_object(Bucket=BUCKET, Key=f"in/{index:04d}", Body=b"")
+    execution = run(pass_through(ItemBatcher={"MaxItemsPerBatch": 1000}).replace('"Objects"', '"Objects2"'))
+    batches = json.loads(execution["output"])
+    assert [len(batch["Items"]) for batch in batches] == [1000, 1]
+    assert batches[1]["Items"][0]["Key"] == "in/1000" and set(batches[1]["Items"][0]) == {
+        "Etag", "Key", "LastModified", "Size", "StorageClass"}
+
+
+def test_listed_objects_take_aws_shape() -> None:
     assert moto_gaps.listed_object({"Key": "k", "ETag": '"e"', "Size": 1, "StorageClass": "STANDARD",
                                     "LastModified": __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__(
                                         "datetime").timezone.utc)}) == {
