@@ -40,6 +40,21 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=command_backfill)
 
 
+class Clients:
+    """Clients for the stack's account (--region, --profile), or the local emulator's (as `reconcile --local`)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+
+    def client(self, service: str) -> Any:
+        from media_pipeline.cli.operations import Target
+        from media_pipeline.cli.stack import session
+
+        if self.args.local:
+            return Target.local(self.args.endpoint_url).client(service)
+        return session(region=self.args.region, profile=self.args.profile).client(service)
+
+
 def locate(target: Any, args: argparse.Namespace) -> BackfillTarget:
     """The upload bucket, its prefix and the backfill state machine: the stack's outputs, or the emulated account's."""
     if args.local:
@@ -58,10 +73,9 @@ def locate(target: Any, args: argparse.Namespace) -> BackfillTarget:
 
 def command_backfill(args: argparse.Namespace, stdout: IO[str]) -> int:
     from media_pipeline import backfill
-    from media_pipeline.cli.operations import target_of
 
     try:
-        target = target_of(args)
+        target = Clients(args)
         where = locate(target, args)
         bucket, prefix = backfill.parse_source(args.source, bucket=where.bucket, upload_prefix=where.upload_prefix)
     except backfill.BackfillSourceError as exc:
