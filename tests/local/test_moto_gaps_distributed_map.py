@@ -196,3 +196,18 @@ def test_child_executions_need_the_roles_start_describe_and_stop(patched: None) 
         assert done["status"] == "SUCCEEDED", done
     finally:
         iam.uninstall()
+
+
+def test_gap_child_executions_need_no_permission(plain: None) -> None:
+    objects(2)
+    role = "arn:aws:iam::123456789012:role/map"
+    iam.register({role: iam.Principal(arn=role, trusted_services=["states.amazonaws.com"], statements=[
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": "*"}])})  # no states:StartExecution
+    iam.install()
+    moto_gaps.install_principals()
+    try:
+        execution = run(pass_through({"key.$": "$.Key"}), role)
+        assert execution["status"] == "SUCCEEDED"  # in AWS: the map run fails, the role may not start the children
+    finally:
+        iam.uninstall()
+        moto_gaps.uninstall()
