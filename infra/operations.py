@@ -104,7 +104,7 @@ class Operations(Construct):
         )
         # The item's own steps (and ingest): not the callbacks, the capacity release nor the scheduled reconcile.
         background = {steps.triggered_by(t).name for t in (steps.TRANSCRIBE_EVENTS, steps.TEXTRACT_TOPIC,
-                                                           steps.EXECUTION_EVENTS, steps.SCHEDULE)}
+                                                           steps.EXECUTION_EVENTS, steps.SCHEDULE, steps.BACKFILL_MAP)}
         latency_functions = [name for name in functions if name not in background]
         self.dashboard.add_widgets(
             cw.GraphWidget(title="Step latency p50 (ms)", width=8, left=[

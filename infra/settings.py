@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "textract_max_jobs": 90,
     "capacity_lease_seconds": 3600,
     "web_self_sign_up": False,
+    "backfill_batch_size": 50,
+    "backfill_max_concurrency": 10,
+    "backfill_tolerated_failure_percentage": 5,
 }
 
 # CloudWatch Logs accepts these retention periods only.
@@ -171,6 +174,9 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "ingest_max_concurrency": _at_least(2, 1000),  # SQS event sources' maximum concurrency
     "textract_max_jobs": _at_least(1),
     "capacity_lease_seconds": _at_least(60),
+    "backfill_batch_size": _at_least(1, 1000),  # objects a child of the map admits (within its 240 s)
+    "backfill_max_concurrency": _at_least(1, 10_000),  # Distributed Map's limit of concurrent children
+    "backfill_tolerated_failure_percentage": _at_least(0, 100),  # ToleratedFailurePercentage of the map run
 }
 
 
@@ -219,6 +225,9 @@ class PipelineSettings:
     textract_max_jobs: int  # asynchronous Textract jobs at once (media_pipeline/admission.py)
     capacity_lease_seconds: int  # a slot whose release was lost returns after this
     web_self_sign_up: bool  # workshops: anyone with the page's address may create a user
+    backfill_batch_size: int  # objects per batch of `media-pipeline backfill` (ItemBatcher's MaxItemsPerBatch)
+    backfill_max_concurrency: int  # batches admitted at once (the map's MaxConcurrency; ingest keeps its own limit)
+    backfill_tolerated_failure_percentage: int  # objects in failed batches a backfill tolerates before it fails
 
     @classmethod
     def from_context(cls, node: Node) -> "PipelineSettings":

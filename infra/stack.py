@@ -15,6 +15,7 @@ from constructs import Construct
 
 from infra.ai_services import AiServices
 from infra import nag
+from infra.backfill import Backfill
 from infra.functions import FunctionFactory, camel, refuse_deploy_without_packages
 from infra.ingest import Ingest, event_pattern
 from infra.observability import Observability
@@ -152,6 +153,13 @@ class MediaPipelineStack(Stack):
         storage.grant_read_uploads(worker.task_role)
         storage.grant_write_results(worker.task_role, multipart=True)
 
+        # --- backfill: existing objects through the same ingest (docs/operations.md, "Backfill") -------------
+        backfill = Backfill(self, "Backfill", function=fn[steps.triggered_by(steps.BACKFILL_MAP).name],
+                            bucket=storage.bucket, upload_prefix=settings.upload_prefix,
+                            batch_size=settings.backfill_batch_size, max_concurrency=settings.backfill_max_concurrency,
+                            tolerated_failure_percentage=settings.backfill_tolerated_failure_percentage,
+                            observability=observability)
+
         # --- the dashboard and the alarms (docs/operations.md) ---------------------------------------------
         operations = Operations(
             self, "Operations", state_machine=state_machine, functions=fn, bedrock_model_id=settings.bedrock_model_id,
@@ -187,6 +195,7 @@ class MediaPipelineStack(Stack):
         CfnOutput(self, "TranscribeCallbackDeadLetterQueueUrl", value=ai.transcribe_dead_letter_queue.queue_url)
         CfnOutput(self, "TextractCallbackDeadLetterQueueUrl", value=ai.textract_dead_letter_queue.queue_url)
         CfnOutput(self, "ReconcileFunctionName", value=reconcile.function.function_name)
+        CfnOutput(self, "BackfillStateMachineArn", value=backfill.state_machine.state_machine_arn)
         for step in (steps.TRANSCRIBE_EVENTS, steps.TEXTRACT_TOPIC):  # `media-pipeline redrive` replays their DLQs
             name = steps.triggered_by(step).name
             CfnOutput(self, f"{camel(name)}FunctionName", value=fn[name].function_name)
@@ -196,7 +205,7 @@ class MediaPipelineStack(Stack):
 
         self.storage, self.ingest, self.ai_services = storage, ingest, ai
         self.video_worker, self.workflow, self.observability = worker, workflow, observability
-        self.reconcile, self.operations = reconcile, operations
+        self.reconcile, self.operations, self.backfill = reconcile, operations, backfill
         storage.acknowledge_prefix_grants(self)
 
     @staticmethod

@@ -25,6 +25,7 @@ TEXTRACT_TOPIC = "textract-topic"      # SNS: Textract's completion notification
 EXECUTION_EVENTS = "execution-events"  # EventBridge: an execution of the pipeline ended other than SUCCEEDED
 CAPACITY_KEY_PREFIX = "CAPACITY#"      # media_pipeline/admission.py: slots and waiting items, per service
 SCHEDULE = "schedule"                  # an EventBridge schedule (reconcile_schedule_minutes)
+BACKFILL_MAP = "backfill-map"          # the backfill state machine's Distributed Map (statemachines/backfill.asl.json)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,11 @@ STEPS: tuple[Step, ...] = (
          permissions=Permissions(list_uploads=True, job_records=("dynamodb:GetItem", "dynamodb:UpdateItem"),
                                  describe_executions=True, send_to_ingest=True,
                                  write_results="objects", put_events=True)),  # an ended execution's manifest
+    Step("backfill_items", "Sends a batch of existing objects through ingest, once per object version", 240, 512,
+         trigger=BACKFILL_MAP, settings=("INGEST_QUEUE_URL",),
+         permissions=Permissions(read_uploads="latest",  # the current version's id and first bytes
+                                 job_records=("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"),
+                                 send_to_ingest=True)),
 )
 
 BY_NAME: dict[str, Step] = {step.name: step for step in STEPS}

@@ -6,6 +6,7 @@
     media-pipeline demo [--out DIR]
     media-pipeline reconcile (--stack NAME | --local) [--dry-run] [--json]   (media_pipeline/cli/operations.py)
     media-pipeline redrive (--stack NAME | --local) [--json]
+    media-pipeline backfill s3://BUCKET/PREFIX (--stack NAME | --local) [--no-wait] [--json]   (media_pipeline/cli/backfill.py)
     media-pipeline cost [FOLDER...] [--stack NAME] [--json]
     media-pipeline teardown --stack NAME [--region R] [--profile P] [--yes]
     media-pipeline serve [--port 8000] [--user NAME] [--password PASSWORD]
@@ -33,6 +34,7 @@ COMMAND_MODULES = (
     "media_pipeline.cli.deployed",    # status, results
     "media_pipeline.cli.teardown",    # teardown
     "media_pipeline.cli.operations",  # reconcile, redrive
+    "media_pipeline.cli.backfill",    # backfill
     "media_pipeline.cli.cost",        # cost
     "media_pipeline.cli.serve",       # serve
 )

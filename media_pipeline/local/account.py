@@ -31,6 +31,10 @@ INGEST_QUEUE = "media-pipeline-ingest"
 INGEST_DLQ = "media-pipeline-ingest-dlq"
 TEXTRACT_TOPIC = "media-pipeline-textract"
 CLUSTER = "media-pipeline"
+# The backfill state machine keeps the template's name: its role names it (a Distributed Map starts its children as
+# executions of itself). Its map settings are cdk.json's defaults (infra/settings.py).
+BACKFILL_STATE_MACHINE_NAME = "MediaPipeline-backfill"
+BACKFILL_SETTINGS: dict[str, str] = {"BatchSize": "50", "MaxConcurrency": "10", "ToleratedFailurePercentage": "5"}
 
 # The template's resources (deployment.json symbols) that the emulated account names itself; every other
 # resource, the roles among them, keeps its symbol as its name.
@@ -40,6 +44,7 @@ TEMPLATE_NAMES: dict[str, str] = {
     "VideoWorkerCluster": CLUSTER, "VideoWorkerTaskDefinition": f"{WORKER_FAMILY}:1",
     "IngestUploadRule": "media-pipeline-uploads", "AiServicesTranscribeJobStateRule": "media-pipeline-transcribe-state",
     "ExecutionEndedRule": "media-pipeline-execution-ended", "CapacitySweepRule": "media-pipeline-capacity-sweep",
+    "BackfillStateMachine": BACKFILL_STATE_MACHINE_NAME,
 }
 
 
@@ -99,6 +104,10 @@ def asl_path(root: Path = PROJECT_ROOT) -> Path:
     return root / "statemachines" / "media_pipeline.asl.json"
 
 
+def backfill_asl_path(root: Path = PROJECT_ROOT) -> Path:
+    return root / "statemachines" / "backfill.asl.json"
+
+
 def placeholders(text: str) -> set[str]:
     return set(_PLACEHOLDER.findall(text))
 
@@ -121,6 +130,8 @@ class EmulatedAccount:
     binding: deployment.Binding
     substitutions: dict[str, str]
     state_machine_arn: str
+    backfill_state_machine_arn: str = ""
+    backfill_settings: dict[str, str] = BACKFILL_SETTINGS  # an instance may replace it before the account is built
 
     def client(self, service: str) -> Any:
         raise NotImplementedError
@@ -200,6 +211,14 @@ class EmulatedAccount:
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name=STATE_MACHINE_NAME, definition=definition, type="STANDARD",
             roleArn=self.binding.arn(self.snapshot["state_machines"]["WorkflowStateMachine"]["role"]))["stateMachineArn"]
+        from media_pipeline.backfill import REPORT_PREFIX
+
+        backfill = resolve_definition(backfill_asl_path(self.root).read_text(encoding="utf-8"), {
+            **self.backfill_settings, "BackfillItemsFunctionArn": function_arn(steps.triggered_by(steps.BACKFILL_MAP).name),
+            "ReportBucket": self.bucket, "ReportPrefix": REPORT_PREFIX})
+        self.backfill_state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name=BACKFILL_STATE_MACHINE_NAME, definition=backfill, type="STANDARD",
+            roleArn=self.binding.arn(self.snapshot["state_machines"]["BackfillStateMachine"]["role"]))["stateMachineArn"]
 
     def _build_roles(self) -> None:
         """Every role of the template, with its trust policy (its permissions are enforced by `iam`)."""

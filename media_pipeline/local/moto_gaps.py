@@ -43,6 +43,12 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | S3 POST uploads: no policy, signature, expiry or condition      | `install_post_policy`: checked as S3 does, and the     |
 | check (any key, any size, even without a policy)                | signer's role needs s3:PutObject on the key            |
 | Presigned URLs never expire                                     | `install_presigned_url_expiry`: 403 once expired       |
+| Distributed Map: the parser rejects ItemBatcher, Tolerated-     | `install_distributed_map`: batches, tolerance, result  |
+| FailurePercentage/Count, ExecutionType EXPRESS; the first failed| files as AWS writes them; the children need            |
+| child fails the run; ResultWriter lists no result file; no IAM  | StartExecution/DescribeExecution/StopExecution         |
+| check for the children; ItemReader listObjectsV2 reads the first| StartExecution/DescribeExecution/StopExecution; every  |
+| page only (1,000 objects), fails on an empty prefix, gives      | page listed, items as AWS lists them (`Etag`, epoch    |
+| boto3's shape (`ETag`, a datetime: not JSON)                    | `LastModified`)                                        |
 
 Everything here patches moto's models or response classes (never the pipeline's handlers), so the code that runs
 in AWS runs unchanged against the emulator. Each install_* call is idempotent; `uninstall()` restores moto.
@@ -1243,6 +1249,427 @@ def install_message_move_tasks() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Step Functions Distributed Map (backfill): what moto's engine lacks, in one block.
+# moto 5.2.5's parser rejects ItemBatcher, ToleratedFailurePercentage/Count and ExecutionType EXPRESS; its map run
+# counts a failed child as succeeded (output null); its ItemReader lists one page of 1,000 objects in boto3's shape;
+# its ResultWriter writes a manifest.json that lists no result file; no IAM check for the child executions.
+# install_distributed_map closes each; media_pipeline/backfill.py runs on it.
+# --------------------------------------------------------------------------------------------------------------
+
+DISTRIBUTED_MAP_OPTIONS = ("ItemBatcher", "ToleratedFailurePercentage", "ToleratedFailureCount")
+
+
+def _distributed_maps(states: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The Distributed Map states of a definition's `States`, nested ones included."""
+    found: list[dict[str, Any]] = []
+    for name, state in states.items():
+        if not isinstance(state, dict):
+            continue
+        processor = state.get("ItemProcessor") or state.get("Iterator") or {}
+        if state.get("Type") == "Map" and (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED":
+            found.append({"name": name, "state": state})
+        found.extend(_distributed_maps(processor.get("States") or {}))
+        for branch in state.get("Branches") or []:
+            found.extend(_distributed_maps(branch.get("States") or {}))
+    return found
+
+
+def parseable_definition(definition: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The definition without what moto's parser rejects in a Distributed Map, and those fields by state name
+    (ExecutionType included: the emulator runs every child the same way, in the execution's threads)."""
+    try:
+        document = json.loads(definition)
+    except ValueError:
+        return definition, {}
+    options: dict[str, dict[str, Any]] = {}
+    for found in _distributed_maps(document.get("States") or {}):
+        state = found["state"]
+        taken = {key: state.pop(key) for key in DISTRIBUTED_MAP_OPTIONS if key in state}
+        config = (state.get("ItemProcessor") or state.get("Iterator"))["ProcessorConfig"]
+        taken["ExecutionType"] = config.get("ExecutionType", "STANDARD")
+        config["ExecutionType"] = "STANDARD"
+        options[found["name"]] = taken
+    return (json.dumps(document) if options else definition), options
+
+
+def _attach_map_options(program: Any, options: Mapping[str, dict[str, Any]]) -> None:
+    """Give each parsed Distributed Map's iteration component the options the parser was spared."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
+
+    seen: set[int] = set()
+    pending = [program]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, StateMap) and node.name in options:
+            node.iteration_component._distributed_map_options = options[node.name]  # type: ignore[attr-defined]
+        if isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            pending.extend(node)
+        elif type(node).__module__.startswith("moto.stepfunctions.parser.asl.component"):
+            pending.extend(vars(node).values())
+
+
+def _path_value(document: Any, path: str) -> Any:
+    """A plain JSONPath (`$.a.b`) in a document (enough for an ItemBatcher's BatchInput)."""
+    value = document
+    for part in [p for p in path[1:].split(".") if p]:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _batch_input(template: Mapping[str, Any], state_input: Any, context: Any) -> dict[str, Any]:
+    resolved: dict[str, Any] = {}
+    for key, value in template.items():
+        if key.endswith(".$") and isinstance(value, str):
+            resolved[key[:-2]] = _path_value(context, value[1:]) if value.startswith("$$") \
+                else _path_value(state_input, value)
+        else:
+            resolved[key] = _batch_input(value, state_input, context) if isinstance(value, dict) else value
+    return resolved
+
+
+def listed_object(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An object of ItemReader's listObjectsV2 as AWS gives it (`Etag`, `LastModified` in epoch seconds, no other
+    keys); moto hands over boto3's own shape (`ETag`, a datetime), which is not even JSON."""
+    modified = item.get("LastModified")
+    if isinstance(modified, _dt.datetime):
+        modified = int(modified.timestamp())
+    return {"Etag": item.get("ETag", item.get("Etag")), "Key": item["Key"], "LastModified": modified,
+            "Size": item.get("Size"), "StorageClass": item.get("StorageClass", "STANDARD")}
+
+
+def map_batches(items: list[Any], batcher: Mapping[str, Any], batch_input: Any = None) -> list[dict[str, Any]]:
+    """Items grouped as ItemBatcher does: `{"Items": [...]}` of at most MaxItemsPerBatch items and
+    MaxInputBytesPerBatch bytes (256 KiB by default), with `BatchInput` when given."""
+    max_items = int(batcher.get("MaxItemsPerBatch") or len(items) or 1)
+    max_bytes = int(batcher.get("MaxInputBytesPerBatch") or 262_144)
+    batches: list[dict[str, Any]] = []
+    current: list[Any] = []
+    size = 0
+    for item in items:
+        item_size = len(json.dumps(item))
+        if current and (len(current) >= max_items or size + item_size > max_bytes):
+            batches.append({"Items": current})
+            current, size = [], 0
+        current.append(item)
+        size += item_size
+    if current:
+        batches.append({"Items": current})
+    if batch_input is not None:
+        for batch in batches:
+            batch["BatchInput"] = batch_input
+    return batches
+
+
+def tolerance_exceeded(failed_items: int, total_items: int, options: Mapping[str, Any]) -> bool:
+    """AWS's rule: the map run fails once more items failed than ToleratedFailureCount, or a larger share than
+    ToleratedFailurePercentage (both 0 when absent: one failure fails it)."""
+    if failed_items == 0:
+        return False
+    count = options.get("ToleratedFailureCount")
+    percentage = options.get("ToleratedFailurePercentage")
+    if count is None and percentage is None:
+        return True
+    over_count = count is not None and failed_items > int(count)
+    over_share = percentage is not None and 100.0 * failed_items / max(total_items, 1) > float(percentage)
+    return over_count or over_share  # either threshold, when both are set
+
+
+def _child_execution_denial(state_machine_arn: str, map_run_arn: str) -> str | None:
+    """What AWS needs of the state machine's role to run a Distributed Map's children: StartExecution on itself,
+    DescribeExecution and StopExecution on the child executions (`execution:<name>/<map run>:<child>`)."""
+    from media_pipeline.local.iam_operations import Call
+
+    role = iam.current()
+    if role is None or iam.principal_for(role) is None:
+        return None
+    account, region = state_machine_arn.split(":")[4], state_machine_arn.split(":")[3]
+    run = map_run_arn.split(":mapRun:", 1)[1]
+    child = state_machine_arn.replace(":stateMachine:", ":execution:", 1).split(":execution:")[0] + \
+        f":execution:{run.split(':')[0]}:{uuid.uuid4()}"
+    for operation, params in (("StartExecution", {"stateMachineArn": state_machine_arn}),
+                              ("DescribeExecution", {"executionArn": child}),
+                              ("StopExecution", {"executionArn": child})):
+        denied = iam.authorize(role, Call(service="stepfunctions", operation=operation, params=params,
+                                          region=region, account=account))
+        if denied is not None:
+            request, reason = denied
+            return iam.denial_message(role, request, reason)
+    return None
+
+
+def _map_failure(env: Any, error: str, cause: str) -> Exception:
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (FailureEvent,
+                                                                                          FailureEventException)
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+
+    name = StatesErrorName(typ=StatesErrorNameType["States" + error[len("States."):]]) \
+        if error.startswith("States.") else CustomErrorName(error_name=error)
+    return FailureEventException(failure_event=FailureEvent(
+        env=env, error_name=name, event_type=HistoryEventType.MapRunFailed,
+        event_details=EventDetails(executionFailedEventDetails=ExecutionFailedEventDetails(error=error, cause=cause))))
+
+
+def _failure_of(exc: Exception) -> tuple[str, str]:
+    pair = exc.extract_error_cause_pair() if hasattr(exc, "extract_error_cause_pair") else None
+    error, cause = pair if pair else (type(exc).__name__, str(exc))
+    return error or "States.TaskFailed", cause or ""
+
+
+class ChildExecutionFailed(Exception):
+    """A Distributed Map child that ended FAILED, with its error and cause (moto's worker drops both)."""
+
+    def __init__(self, error: str, cause: str) -> None:
+        super().__init__(f"{error}: {cause}")
+        self.error, self.cause = error, cause
+
+    def extract_error_cause_pair(self) -> tuple[str, str]:
+        return self.error, self.cause
+
+
+def _run_child(worker: Any, env: Any, job: Any) -> None:
+    """One child of a Distributed Map: its output, or ChildExecutionFailed with the error that ended it."""
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
+    from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
+
+    counters = worker._map_run_record
+    counters.item_counter.total.count()
+    counters.execution_counter.total.count()
+    output: Any = ChildExecutionFailed("States.Runtime", "the child execution did not finish")
+    try:
+        env.states.context_object.context_object_data["Map"] = MapData(
+            Item=ItemData(Index=job.job_index, Value=job.job_input))
+        env.states.reset(job.job_input)
+        env.stack.append(env.states.get_input())
+        worker._eval_input(env_frame=env)
+        job.job_program.eval(env)
+        end = env.program_state()
+        if isinstance(end, ProgramError):
+            details = end.error or {}
+            output = ChildExecutionFailed(details.get("error") or "States.TaskFailed", details.get("cause") or "")
+        elif isinstance(end, ProgramStopped):
+            output = ChildExecutionFailed("States.Aborted", "the child execution was stopped")
+        else:
+            output = env.states.get_input()
+    except Exception as exc:  # noqa: BLE001 - whatever ended the child is its failure
+        error, cause = _failure_of(exc)
+        output = ChildExecutionFailed(error, cause)
+    finally:
+        failed = isinstance(output, Exception)
+        (counters.item_counter.failed if failed else counters.item_counter.succeeded).count()
+        (counters.execution_counter.failed if failed else counters.execution_counter.succeeded).count()
+        job.job_output = output
+
+
+def _tolerant_job_pool(program: Any, inputs: list[Any], sizes: list[int], options: Mapping[str, Any],
+                       relaunch: Callable[[], None]) -> Any:
+    """moto's JobPool, but a failed child is counted (items of its batch) rather than ending the map run, unless
+    the failures pass the tolerance; a worker whose child failed is replaced (moto's worker stops there)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job import JobClosed, JobPool
+
+    class TolerantJobPool(JobPool):
+        def __init__(self) -> None:
+            super().__init__(job_program=program, job_inputs=inputs)
+            self.failed: dict[int, Exception] = {}
+            self.exceeded = False
+            self.finished_at: dict[int, str] = {}
+            self.tolerant = True
+
+        def _is_terminated(self) -> bool:
+            return len(self._closed_jobs) + len(self.failed) == self._jobs_number or self._worker_exception is not None
+
+        def close_job(self, job: Any) -> None:
+            replace = False
+            with self._mutex:
+                if self._is_terminated():
+                    return
+                self.finished_at[job.job_index] = _iso(_dt.datetime.now(_dt.timezone.utc))
+                if isinstance(job.job_output, Exception):
+                    self.failed[job.job_index] = job.job_output
+                    failed_items = sum(sizes[index] for index in self.failed)
+                    if tolerance_exceeded(failed_items, sum(sizes), options):
+                        self.exceeded = True
+                        self._worker_exception = job.job_output
+                    else:
+                        replace = bool(self._open_jobs)
+                elif job.job_index not in self.failed:  # moto's worker may close a failed job twice
+                    self._closed_jobs.add(JobClosed(job_index=job.job_index, job_output=job.job_output))
+                self._notify_on_termination()
+            if replace:
+                relaunch()
+
+    return TolerantJobPool()
+
+
+def install_distributed_map() -> None:
+    """Distributed Map as AWS runs it: ItemBatcher, ToleratedFailurePercentage/Count, ExecutionType EXPRESS
+    accepted; failures tolerated as configured; the ResultWriter writes SUCCEEDED_0.json and FAILED_0.json (AWS's
+    record format) and lists them in manifest.json; the children need the role's StartExecution on the state
+    machine and DescribeExecution/StopExecution on its executions (the strict emulator denies otherwise)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import \
+        DistributedIterationComponent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3 \
+        import ResourceEvalS3
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    with _lock:
+        if (id(AmazonStateLanguageParser), "parse") in _patches:
+            return
+    parse = _patch(AmazonStateLanguageParser, "parse", None)
+
+    def parse_distributed(definition: str) -> Any:
+        text, options = parseable_definition(definition)
+        program, tree = parse(text)
+        if options:
+            _attach_map_options(program, options)
+        return program, tree
+
+    AmazonStateLanguageParser.parse = staticmethod(parse_distributed)  # type: ignore[method-assign]
+
+    map_run = _patch(DistributedIterationComponent, "_map_run", None)
+
+    def map_run_with_options(self: Any, env: Any, eval_input: Any) -> None:
+        options = getattr(self, "_distributed_map_options", None)
+        if options is None:
+            return map_run(self, env, eval_input)
+        record = eval_input.map_run_record
+        denial = _child_execution_denial(record.map_state_machine_arn.rsplit("/", 1)[0], record.map_run_arn)
+        if denial:
+            env.stack.pop()
+            raise _map_failure(env, "States.Runtime", denial)
+        items: list[Any] = env.stack.pop()
+        started = _iso(_dt.datetime.now(_dt.timezone.utc))
+        sizes = [1] * len(items)
+        if options.get("ItemBatcher"):
+            batcher = options["ItemBatcher"]
+            template = batcher.get("BatchInput")
+            batch_input = None if template is None else _batch_input(
+                template, env.states.get_input(), env.states.context_object.context_object_data)
+            items = map_batches(items, batcher, batch_input)
+            sizes = [len(batch["Items"]) for batch in items]
+        pool_box: list[Any] = []
+        pool = _tolerant_job_pool(self._get_iteration_program(), items, sizes, options,
+                                  lambda: self._launch_worker(env=env, eval_input=eval_input, job_pool=pool_box[0]))
+        pool_box.append(pool)
+        workers = len(items) if not record.max_concurrency else min(record.max_concurrency, len(items))
+        for _ in range(workers):
+            self._launch_worker(env=env, eval_input=eval_input, job_pool=pool)
+        pool.await_jobs()
+        closed = {job.job_index: job.job_output for job in pool.get_closed_jobs() if job.job_index not in pool.failed}
+        record._distributed_map_results = {  # type: ignore[attr-defined]
+            "started": started, "items": items, "succeeded": closed, "failed": dict(pool.failed),
+            "finished_at": dict(pool.finished_at), "execution_type": options.get("ExecutionType", "STANDARD")}
+        if pool.exceeded:
+            failed_items = sum(sizes[index] for index in pool.failed)
+            error, cause = _failure_of(next(iter(pool.failed.values())))
+            raise _map_failure(env, "States.ExceedToleratedFailureThreshold",
+                               f"{failed_items} of {sum(sizes)} items failed, more than tolerated; the first: "
+                               f"{error}: {cause}"[:32_000])
+        env.stack.append([closed[index] for index in sorted(closed)])
+
+    DistributedIterationComponent._map_run = map_run_with_options  # type: ignore[method-assign]
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.\
+        distributed_item_processor_worker import DistributedItemProcessorWorker
+
+    eval_job = _patch(DistributedItemProcessorWorker, "_eval_job", None)
+
+    def eval_job_keeping_failures(self: Any, env: Any, job: Any) -> None:
+        if not getattr(self._job_pool, "tolerant", False):
+            return eval_job(self, env, job)
+        return _run_child(self, env, job)
+
+    DistributedItemProcessorWorker._eval_job = eval_job_keeping_failures  # type: ignore[method-assign]
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import \
+        resource_eval_s3 as item_reader_s3
+
+    ItemReaderS3 = item_reader_s3.ResourceEvalS3
+    _patch(ItemReaderS3, "_handle_list_objects_v2", None)
+
+    def list_every_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+        s3 = ItemReaderS3._get_s3_client(resource_runtime_part=resource_runtime_part,
+                                         state_credentials=state_credentials)
+        parameters = dict(env.stack.pop())
+        items: list[dict[str, Any]] = []
+        while True:  # every page, as AWS's ItemReader reads them
+            response = s3.list_objects_v2(**parameters)
+            items.extend(listed_object(item) for item in response.get("Contents", []))
+            if not response.get("IsTruncated"):
+                break
+            parameters["ContinuationToken"] = response["NextContinuationToken"]
+        env.stack.append(items)
+
+    ItemReaderS3._handle_list_objects_v2 = staticmethod(list_every_object)  # type: ignore[method-assign]
+
+    put_object = _patch(ResourceEvalS3, "_handle_put_object", None)
+
+    def put_result_files(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+        records = env.map_run_record_pool_manager.get_all()
+        results = getattr(records[-1], "_distributed_map_results", None) if records else None
+        if results is None:
+            return put_object(env, resource_runtime_part, state_credentials)
+        record = records[-1]
+        parameters = env.stack.pop()
+        env.stack.pop()
+        s3 = ResourceEvalS3._get_s3_client(resource_runtime_part=resource_runtime_part,
+                                           state_credentials=state_credentials)
+        prefix = parameters.get("Prefix", "")
+        prefix = prefix if prefix == "" or prefix.endswith("/") else prefix + "/"
+        run_id = record.map_run_arn.rsplit(":", 1)[1]
+        files = result_files(results, state_machine_arn=record.map_state_machine_arn,
+                             execution_arn=record.execution_arn)
+        listed: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+        for status, entries in files.items():
+            if not entries:
+                continue
+            body = json.dumps(entries).encode()
+            key = f"{prefix}{run_id}/{status}_0.json"
+            s3.put_object(Bucket=parameters["Bucket"], Key=key, Body=body)
+            listed[status].append({"Key": key, "Size": len(body)})
+        manifest_key = f"{prefix}{run_id}/manifest.json"
+        s3.put_object(Bucket=parameters["Bucket"], Key=manifest_key, Body=json.dumps(
+            {"DestinationBucket": parameters["Bucket"], "MapRunArn": record.map_run_arn,
+             "ResultFiles": listed}, indent=2).encode())
+        env.stack.append({"MapRunArn": record.map_run_arn,
+                          "ResultWriterDetails": {"Bucket": parameters["Bucket"], "Key": manifest_key}})
+
+    ResourceEvalS3._handle_put_object = staticmethod(put_result_files)  # type: ignore[method-assign]
+
+
+def result_files(results: Mapping[str, Any], *, state_machine_arn: str, execution_arn: str,
+                 ) -> dict[str, list[dict[str, Any]]]:
+    """The children as AWS's ResultWriter lists them: one record per child execution, by status."""
+    files: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": []}
+    execution = state_machine_arn.replace(":stateMachine:", ":express:" if results["execution_type"] == "EXPRESS"
+                                          else ":execution:", 1)
+    for index, child_input in enumerate(results["items"]):
+        name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{execution_arn}#{index}"))
+        entry: dict[str, Any] = {
+            "ExecutionArn": f"{execution}:{name}", "Input": json.dumps(child_input), "InputDetails": {"Included": True},
+            "Name": name, "RedriveCount": 0, "RedriveStatus": "NOT_REDRIVABLE", "StartDate": results["started"],
+            "StateMachineArn": state_machine_arn, "StopDate": results["finished_at"].get(index, results["started"])}
+        if index in results["failed"]:
+            error, cause = _failure_of(results["failed"][index])
+            entry.update(Status="FAILED", Error=error, Cause=cause)
+            files["FAILED"].append(entry)
+        elif index in results["succeeded"]:
+            entry.update(Status="SUCCEEDED", Output=json.dumps(results["succeeded"][index]),
+                         OutputDetails={"Included": True})
+            files["SUCCEEDED"].append(entry)
+    return files
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Principals: Step Functions' engine calls other services as the state machine's role.
 # --------------------------------------------------------------------------------------------------------------
 
@@ -1446,7 +1873,7 @@ def install_all(*, handlers: Mapping[str, LambdaHandler] | None = None, transcri
 
 __all__ = [
     "MOTO_CONFIG", "MOTO_VERSION", "EmulatorServer", "EngineError", "LambdaContext", "apply_config",
-    "install_ai_engines", "install_all", "install_capacity", "install_event_delivery", "install_execution_events",
+    "install_ai_engines", "install_all", "install_distributed_map", "install_capacity", "install_event_delivery", "install_execution_events",
     "install_lambda_runtime", "install_message_move_tasks", "install_post_policy", "install_presigned_url_expiry",
     "install_schedules", "install_stop_execution", "install_task_callbacks", "install_task_runner",
     "lambda_error_payload", "start_server", "uninstall", "wait_for_background_work",

@@ -230,6 +230,7 @@ class LocalPipeline(account.EmulatedAccount):
         moto_gaps.install_stop_execution()
         moto_gaps.install_schedules(self.schedule_time_scale)
         moto_gaps.install_message_move_tasks()
+        moto_gaps.install_distributed_map()  # backfill (statemachines/backfill.asl.json)
         # Browser requests (the web page): the API function's role signs the upload policies (web_api.py).
         api_role = self.snapshot["functions"].get("api", {}).get("role")
         moto_gaps.install_post_policy(secrets={"local": "local"},

@@ -16,6 +16,9 @@ ACKNOWLEDGED_RULES = {
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:transcription-job/media-*]",
     # reconcile describes, finalize reads the history of, this one state machine's executions (media ids)
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<WorkflowStateMachine8F1B1C15.Name>:*]",
+    # backfill (infra/backfill.py): its report folder, and the Distributed Map's child executions of itself
+    "AwsSolutions-IAM5[Resource::<StorageMediaBucket4E4E9C18.Arn>/backfill/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:MediaPipeline-backfill/*]",
     "AwsSolutions-L1",
     "AwsSolutions-ECS2",
     "AwsSolutions-SQS3",

@@ -130,6 +130,22 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     | grants("sqs:SendMessage", "<Ingest/Queue.Arn>")  # an upload's event, again
     | grants("s3:PutObject", RESULTS)  # the FAILED manifest of an execution that ended without one
     | grants("events:PutEvents", DEFAULT_BUS),
+    "BackfillItemsRole": lambda_basics("BackfillItems")  # a batch of existing objects through ingest
+    | grants("s3:GetObject", UPLOADS)  # the current version's id and first bytes
+    | grants("dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem", TABLE, leading_keys("MEDIA#"))  # job, admission
+    | grants("sqs:SendMessage", "<Ingest/Queue.Arn>"),  # the upload's event, as S3 would have sent it
+    "Backfill/StateMachine/Role": grants(
+        "logs:CreateLogDelivery logs:DeleteLogDelivery logs:DescribeLogGroups logs:DescribeResourcePolicies "
+        "logs:GetLogDelivery logs:ListLogDeliveries logs:PutResourcePolicy logs:UpdateLogDelivery "
+        "xray:GetSamplingRules xray:GetSamplingTargets xray:PutTelemetryRecords xray:PutTraceSegments", "*")
+    | grants("lambda:InvokeFunction", "<BackfillItemsFunction.Arn>")
+    | grants("s3:ListBucket", "<Storage/MediaBucket.Arn>", _condition({"StringLike": {"s3:prefix": ["uploads/*"]}}))
+    | grants("s3:AbortMultipartUpload s3:GetObject s3:ListMultipartUploadParts s3:PutObject",
+             "<Storage/MediaBucket.Arn>/backfill/*")  # the ResultWriter's report
+    | grants("states:StartExecution",  # the Distributed Map's children are executions of itself
+             "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:MediaPipeline-backfill")
+    | grants("states:DescribeExecution states:StopExecution",
+             "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:MediaPipeline-backfill/*"),
     "VideoWorker/TaskRole": grants("s3:GetObject s3:GetObjectVersion", UPLOADS)
     | grants("s3:PutObject s3:AbortMultipartUpload", RESULTS)
     | task_response(heartbeat=True),

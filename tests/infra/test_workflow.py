@@ -7,7 +7,7 @@ from tests.infra.conftest import ASL_FILE, state_names
 
 
 def _state_machine(synth):
-    return synth.one("AWS::StepFunctions::StateMachine")[1]["Properties"]
+    return synth.json["Resources"][synth.logical_id(synth.stack.workflow.state_machine)]["Properties"]
 
 
 def _definition_asset(synth) -> Path:
