@@ -43,6 +43,8 @@ DEAD_LETTER_DECISIONS = {
                              "back when the slot's lease ends (docs/architecture.md, Bursts and quotas)"),
     steps.SCHEDULE: ("A scheduled sweep: what one run fails to do the next run does again; a failed run raises "
                      "the function's error alarm (docs/operations.md)"),
+    steps.BACKFILL_MAP: ("Invoked synchronously by the backfill's Distributed Map: a failed batch is the map's "
+                         "Retry, then counts against its tolerated failure percentage and is listed in its report"),
     "api": ("Invoked synchronously by API Gateway: the caller gets the error; a dead-letter queue only serves "
             "asynchronous invocations"),
 }
