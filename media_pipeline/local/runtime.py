@@ -91,6 +91,7 @@ class LocalPipeline(account.EmulatedAccount):
         self.endpoint_url: str | None = None
         self.bucket, self.table = account.BUCKET, account.TABLE
         self.state_machine_arn = ""
+        self.express_state_machine_arn = ""
         self.substitutions: dict[str, str] = dict(account.SUBSTITUTIONS)
         self.enforce_iam = enforce_iam
         self.ingest_visibility_timeout = ingest_visibility_timeout  # None: as deployed; tests shorten it
@@ -173,6 +174,8 @@ class LocalPipeline(account.EmulatedAccount):
             "MEDIA_BUCKET": self.bucket, "JOBS_TABLE": self.table, "EVENT_BUS_NAME": "default",
             "UPLOAD_PREFIX": account.UPLOAD_PREFIX, "RESULTS_PREFIX": account.RESULTS_PREFIX,
             "STATE_MACHINE_ARN": f"arn:aws:states:{account.REGION}:{account.ACCOUNT}:stateMachine:{account.STATE_MACHINE_NAME}",
+            "EXPRESS_STATE_MACHINE_ARN":
+                f"arn:aws:states:{account.REGION}:{account.ACCOUNT}:stateMachine:{account.EXPRESS_STATE_MACHINE_NAME}",
             "MAX_MEDIA_BYTES": str(2 * 1024**3), "TRANSCRIBE_LANGUAGE": "auto",
             "BEDROCK_MODEL_ID": MODEL_ID,  # honest: the manifest says the enrichment is extractive
             "ENRICHMENT_MAX_INPUT_TOKENS": "6000", "ENRICHMENT_TOKEN_BUDGET": "200000",
@@ -227,6 +230,7 @@ class LocalPipeline(account.EmulatedAccount):
         moto_gaps.install_task_runner({account.WORKER_FAMILY: self._run_worker})
         moto_gaps.install_capacity(self.quotas, self.faults)
         moto_gaps.install_execution_events()
+        moto_gaps.install_express_executions()  # after install_execution_events: Express sends none
         moto_gaps.install_stop_execution()
         moto_gaps.install_schedules(self.schedule_time_scale)
         moto_gaps.install_message_move_tasks()
