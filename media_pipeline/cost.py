@@ -256,11 +256,14 @@ def _comprehend_units(characters: int, minimum: int, max_chars: int = 100_000) -
 
 
 def _comprehend(manifest: Mapping[str, Any], price: Mapping[str, Any]) -> tuple[dict[str, Any], float]:
-    """DetectDominantLanguage on a document's text (its first 100 KB), DetectPiiEntities on all of it."""
+    """DetectDominantLanguage on the beginning of a document's text (language.sample: 5 KB), DetectPiiEntities on all
+    of it."""
+    from media_pipeline.language import sample
+
     text = (manifest.get("text") or {}).get("content") or ""
     units = 0
     if (manifest.get("language") or {}).get("source") == "comprehend" and text:
-        units += _comprehend_units(min(len(text), 100_000), price["minimum_units"])
+        units += _comprehend_units(len(sample(text)), price["minimum_units"])
     if (manifest.get("pii") or {}).get("source") == "comprehend" and text:
         units += _comprehend_units(len(text), price["minimum_units"])
     return ({"comprehend_units": units}, units * price["unit"]) if units else ({}, 0.0)

@@ -1210,6 +1210,24 @@ def install_express_executions() -> None:
     BaseExecutionWorkerCommunication.terminated = terminated_without_event  # type: ignore[method-assign]
 
 
+def express_execution_log(execution_arn: str) -> tuple[str, list[dict[str, Any]]]:
+    """An Express execution's status and events, as its CloudWatch Logs group holds them in AWS (level ALL, with the
+    data): the only place an Express execution can be read afterwards. moto does not deliver Step Functions logs, so
+    they are read from the emulated execution itself. ("", []) for an execution the emulator does not know."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    _, _, _, region, account, *_ = execution_arn.split(":")
+    backend = stepfunctions_parser_backends[account][region]
+    for machine in backend.state_machines:
+        for execution in machine.executions:
+            if execution.exec_arn == execution_arn:
+                status = getattr(execution.exec_status, "value", str(execution.exec_status))
+                events = [{key: getattr(value, "value", value) for key, value in event.items()}
+                          for event in execution.to_history_output()["events"]]
+                return status, events
+    return "", []
+
+
 # --------------------------------------------------------------------------------------------------------------
 # SQS message move tasks (DLQ redrive): StartMessageMoveTask and ListMessageMoveTasks.
 # --------------------------------------------------------------------------------------------------------------
@@ -1522,6 +1540,6 @@ __all__ = [
     "MOTO_CONFIG", "MOTO_VERSION", "EmulatorServer", "EngineError", "LambdaContext", "apply_config",
     "install_ai_engines", "install_all", "install_capacity", "install_event_delivery", "install_execution_events",
     "install_lambda_runtime", "install_message_move_tasks", "install_post_policy", "install_presigned_url_expiry",
-    "install_express_executions", "install_schedules", "install_stop_execution", "install_task_callbacks", "install_task_runner",
+    "express_execution_log", "install_express_executions", "install_schedules", "install_stop_execution", "install_task_callbacks", "install_task_runner",
     "lambda_error_payload", "start_server", "uninstall", "wait_for_background_work",
 ]

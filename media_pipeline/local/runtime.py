@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from media_pipeline import steps
+from media_pipeline import steps, workflows
 from media_pipeline.local import account, deployment, iam, limits, moto_gaps
 from media_pipeline.local import quotas as quota_rules
 from media_pipeline.pipeline_results import PipelineResults
@@ -322,13 +322,34 @@ class LocalPipeline(account.EmulatedAccount):
             time.sleep(poll_seconds)
 
     def execution_arn(self, media_id: str) -> str:
+        """The item's execution: an Express one's ARN is in its job record (ingest wrote it), a Standard one's is
+        named by the media id."""
+        recorded = (self.job(media_id) or {}).get("execution_arn", "")
+        if workflows.is_express_execution(recorded):
+            return recorded
         return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{media_id}"
 
+    def execution_status(self, media_id: str) -> str:
+        """RUNNING, SUCCEEDED, FAILED, ...; "" when there is no execution (yet)."""
+        arn = self.execution_arn(media_id)
+        if workflows.is_express_execution(arn):  # no DescribeExecution for Express: what its log says
+            return moto_gaps.express_execution_log(arn)[0]
+        sfn = self.client("stepfunctions")
+        try:
+            return sfn.describe_execution(executionArn=arn)["status"]
+        except sfn.exceptions.ExecutionDoesNotExist:
+            return ""
+
     def history(self, media_id: str) -> list[dict[str, Any]]:
+        """The execution's events: GetExecutionHistory, or for an Express execution (which has none) the events its
+        log group holds."""
+        arn = self.execution_arn(media_id)
+        if workflows.is_express_execution(arn):
+            return moto_gaps.express_execution_log(arn)[1]
         sfn = self.client("stepfunctions")
         try:
             events: list[dict[str, Any]] = []
-            kwargs: dict[str, Any] = {"executionArn": self.execution_arn(media_id), "maxResults": 1000}
+            kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
             while True:
                 page = sfn.get_execution_history(**kwargs)
                 events.extend(page["events"])
