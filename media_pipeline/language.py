@@ -49,11 +49,11 @@ def truncate_utf8(text: str, max_bytes: int = MAX_TEXT_BYTES) -> str:
     return text if len(encoded) <= max_bytes else cut_utf8(encoded, max_bytes)
 
 
-def sample(text: str, max_bytes: int = SAMPLE_BYTES) -> str:
+def sample(text: str, max_bytes: int | None = None) -> str:
     """The beginning of `text` DetectDominantLanguage is sent: at most `max_bytes` of UTF-8, ending at a whitespace
     when one is near the cut (a word cut in two is noise), else at a character boundary."""
     text = text.strip()
-    cut = truncate_utf8(text, max_bytes)
+    cut = truncate_utf8(text, max_bytes or SAMPLE_BYTES)
     if len(cut) == len(text):
         return cut
     space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))

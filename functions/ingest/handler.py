@@ -91,7 +91,9 @@ def ingest_upload(upload: dict[str, Any]) -> dict[str, Any]:
     rejected = rejection(size, first_bytes)
     if rejected:
         return _reject(media, *rejected)
-    workflow = workflows.workflow_for(kind.media_type, kind.format)
+    # Without an Express state machine (a deployment that has none configured) every item runs Standard.
+    workflow = workflows.workflow_for(kind.media_type, kind.format) if settings().express_state_machine_arn \
+        else workflows.STANDARD
     created = jobs.create_job(media_id, bucket=bucket, key=key, version=version_id or etag or "",
                               media_type=kind.media_type, owner=jobs.owner_of(key, settings().upload_prefix),
                               workflow=workflow)
