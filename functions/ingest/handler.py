@@ -97,11 +97,14 @@ def ingest_upload(upload: dict[str, Any]) -> dict[str, Any]:
     created = jobs.create_job(media_id, bucket=bucket, key=key, version=version_id or etag or "",
                               media_type=kind.media_type, owner=jobs.owner_of(key, settings().upload_prefix),
                               workflow=workflow)
+    job: dict[str, Any] = {}
     if not created:
         logger.info("duplicate delivery of an upload already recorded")
         metrics.add_metric(name="DuplicateUploads", unit=MetricUnit.Count, value=1)
+        job = jobs.get_job(media_id) or {}
+        workflow = job.get("workflow", workflows.STANDARD)  # the record's: it was decided on the first delivery
     if workflow == workflows.EXPRESS:
-        start_express(replace(media, workflow=workflows.EXPRESS), duplicate=not created)
+        start_express(replace(media, workflow=workflows.EXPRESS), started=bool(job.get("execution_arn")))
     else:
         start_standard(media)
     return {"media_id": media_id, "status": "STARTED", "media_type": kind.media_type}
@@ -118,19 +121,19 @@ def start_standard(media: MediaItem) -> None:
         logger.info("execution already exists for this upload")
 
 
-def start_express(media: MediaItem, *, duplicate: bool) -> None:
-    """An Express execution, unless the job record says one was started. Express does not deduplicate by name
+def start_express(media: MediaItem, *, started: bool) -> None:
+    """An Express execution, unless the job record says one was `started`. Express does not deduplicate by name
     (two starts are two executions), so the record does: ingest writes the execution's ARN once it started. Two
     deliveries at the same moment can still both start one (Express is at-least-once; every step is idempotent)."""
-    if duplicate and (jobs.get_job(media.media_id) or {}).get("execution_arn"):
+    if started:
         logger.info("an Express execution was already started for this upload")
         return
     sfn = client("stepfunctions")
-    started = sfn.start_execution(stateMachineArn=settings().express_state_machine_arn, name=media.media_id,
-                                  input=json.dumps(PipelineState(media=media, steps=Steps()).to_state()))
+    execution = sfn.start_execution(stateMachineArn=settings().express_state_machine_arn, name=media.media_id,
+                                    input=json.dumps(PipelineState(media=media, steps=Steps()).to_state()))
     metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
-    jobs.record_execution(media.media_id, started["executionArn"],
-                          started["startDate"].strftime("%Y-%m-%dT%H:%M:%SZ"))
+    jobs.record_execution(media.media_id, execution["executionArn"],
+                          execution["startDate"].strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _reject(media: MediaItem, code: str, message: str) -> dict[str, Any]:
