@@ -138,6 +138,9 @@ def wait_for_executions(pipeline: LocalPipeline, media_ids: set[str],
                 for execution in page["executions"]:
                     if execution["name"] in media_ids and execution["name"] not in finished:
                         finished[execution["name"]] = execution["stopDate"].timestamp()
+        for media_id in media_ids - set(finished):  # images run Express: not listed; their end is in their log
+            if pipeline.execution_status(media_id) in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
+                finished[media_id] = pipeline.history(media_id)[-1]["timestamp"].timestamp()
         if len(finished) == len(media_ids):
             break
         done = len(finished)

@@ -14,22 +14,22 @@ are synthesized:
     5-minute audio        a 5-minute WAV                       Transcribe
     1-hour video          64x48 at 1 fps with a tone, 1 h     Fargate worker (a local process) + Transcribe
 
-Every number comes from the manifest's `cost` section, which finalize counted from the item's own execution history
-(media_pipeline.cost): the same code as in AWS. The orchestration's Lambda durations are the emulator's (this
-machine, 2 shared cores), the Fargate task's the local worker process's (at the one-minute minimum, unless longer).
+Every number comes from the manifest's `cost` section, which finalize counted (media_pipeline.cost): from the
+item's own execution history for a Standard execution, from the runs its steps recorded for an Express one (which
+has no history). The functions' durations are the emulator's (this machine, 2 shared cores), the Fargate task's the
+local worker process's (at the one-minute minimum, unless longer). Bedrock's tokens are priced as MODEL_ID.
 
-The "after" columns apply two designs to the same counts (docs/cost.md, "Keeping orchestration under 5 %"):
-- express: the synchronous states after the item's last wait (or after the routing) run in an Express child workflow
-  (one Standard transition to start it, the rest priced as Express: per request and per GB-second at 64 MB);
-- merged: the synchronous tail (IdentifyLanguage, RedactPii, Enrich, Finalize) is one Lambda invocation
-  (three transitions fewer), plus, for documents, AnalyzeDocument and CollectDocumentText in one.
+Each item runs twice, with the same counting code:
+- before: the design as it was, every item in the Standard workflow and DetectDominantLanguage on the text's first
+  100 KB (EXPRESS_STATE_MACHINE_ARN unset: ingest then starts everything Standard);
+- after: images Textract reads synchronously in the Express workflow (media_pipeline/workflows.py), and
+  DetectDominantLanguage on the first 5 KB (media_pipeline/language.py).
 """
 from __future__ import annotations
 
 import argparse
 import io
 import json
-import math
 import sys
 import tempfile
 import time
@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from media_pipeline import cost  # noqa: E402
+from media_pipeline import cost, language  # noqa: E402
 from media_pipeline.local import moto_gaps  # noqa: E402
 from media_pipeline.local.runtime import LocalPipeline  # noqa: E402
 from tests.document_factory import image_bytes, long_pdf, scanned_pdf, textract_blocks  # noqa: E402
@@ -49,9 +49,6 @@ MODEL_ID = "amazon.nova-lite-v1:0"
 WORDS = ("the pipeline turns every upload into text captions and a short summary that people can search "
          "and read later on").split()
 PAGE_LINES = ["Quarterly field report.", "Inspections were completed on schedule.", "No defects were found."]
-# The synchronous tail every path ends with, and the states that wait for a callback (Express cannot run those).
-TAIL = ("IdentifyLanguage", "RedactPii", "Enrich", "Finalize")
-WAITS = ("Transcribe", "StartTranscription", "StartDocumentAnalysis", "ExtractMediaOnFargate")
 
 
 def audio_seconds(data: bytes) -> float:
@@ -112,71 +109,58 @@ def entered(history: list[dict[str, Any]]) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
 
 
-def express(manifest: dict[str, Any], history: list[dict[str, Any]], region: str) -> dict[str, Any]:
-    """The same item with its synchronous tail in an Express child workflow (StartSyncExecution from the parent).
-
-    Express runs no `.waitForTaskToken` task: the child starts after the item's last wait (Transcribe, async
-    Textract, the Fargate worker), or after the routing when there is none."""
-    counted = cost.count_execution(history)
-    names = entered(history)
-    waits = [i for i, name in enumerate(names) if name in WAITS]
-    first = (waits[-1] if waits else names.index("RouteByMediaType")) + 1
-    child = len(names) - first - (1 if names[-1] == "MediaFailed" else 0)
-    counted.transitions -= child - 1  # the child's states leave the parent; starting it is one task state
-    child_seconds = _seconds(history, after=names[first - 1])
-    _, price = cost.prices_for(region)
-    section = cost.cost_section(manifest, counted, region=region)
-    # Express: per request and per GB-second at 64 MB (its smallest memory unit), in 100 ms units.
-    extra = price["states"]["express_request"] + 0.0625 * math.ceil(child_seconds * 10) / 10 * price["states"]["express_gb_second"]
-    return _with_orchestration(section, "states", section["orchestration"]["states"] + extra,
-                               note=f"{child} states in the Express child, {child_seconds:.1f} s")
-
-
-def express_whole(manifest: dict[str, Any], history: list[dict[str, Any]], region: str) -> dict[str, Any] | None:
-    """A route with no wait (an image, a text-layer PDF) as one Express execution started by ingest: no Standard
-    transition at all. None for the routes that wait (Express cannot)."""
-    names = entered(history)
-    if any(name in WAITS for name in names):
-        return None
-    counted = cost.count_execution(history)
-    counted.transitions, counted.retries = 0, 0
-    seconds = (history[-1]["timestamp"] - history[0]["timestamp"]).total_seconds()
-    _, price = cost.prices_for(region)
-    section = cost.cost_section(manifest, counted, region=region)
-    extra = price["states"]["express_request"] + 0.0625 * math.ceil(seconds * 10) / 10 * price["states"]["express_gb_second"]
-    return _with_orchestration(section, "states", extra, note=f"{len(names)} states in one Express execution, {seconds:.1f} s")
-
-
-def merged(manifest: dict[str, Any], history: list[dict[str, Any]], region: str) -> dict[str, Any]:
-    """The same item with the synchronous tail in one function (and a document's two reads in one)."""
-    counted = cost.count_execution(history)
-    names = entered(history)
-    fewer = sum(1 for name in TAIL if name in names) - 1
-    fewer += 1 if "AnalyzeDocument" in names and "CollectDocumentText" in names and "StartDocumentAnalysis" not in names else 0
-    counted.transitions -= max(0, fewer)
-    return cost.cost_section(manifest, counted, region=region)
-
-
-def _seconds(history: list[dict[str, Any]], *, after: str) -> float:
-    start = next(e["timestamp"] for e in history if e["type"].endswith("StateExited")
-                 and e["stateExitedEventDetails"]["name"] == after)
-    return (history[-1]["timestamp"] - start).total_seconds()
-
-
-def _with_orchestration(section: dict[str, Any], name: str, value: float, *, note: str) -> dict[str, Any]:
+def priced_as_model(section: dict[str, Any], manifest: dict[str, Any], region: str) -> dict[str, Any]:
+    """The manifest's cost section with its Bedrock tokens priced as MODEL_ID (the emulator's extractive stand-in has
+    no price); the orchestration is finalize's count, untouched."""
+    manifest = json.loads(json.dumps(manifest))
+    if "enrichment" in manifest:
+        manifest["enrichment"]["model"] = MODEL_ID
+    ai = cost.cost_section(manifest, None, region=region)
     section = json.loads(json.dumps(section))
-    section["orchestration"][name] = round(value, 8)
-    section["orchestration_total"] = round(sum(section["orchestration"].values()), 8)
-    section["orchestration_share"] = round(section["orchestration_total"] / section["ai_total"], 4)
-    section["note"] = note
+    section["ai"], section["ai_total"] = ai["ai"], ai["ai_total"]
+    section["total"] = round(section["ai_total"] + section["orchestration_total"], 8)
+    section["orchestration_share"] = (round(section["orchestration_total"] / section["ai_total"], 4)
+                                      if section["ai_total"] else None)
     return section
 
 
-def row(label: str, section: dict[str, Any]) -> dict[str, Any]:
-    return {"item": label, "ai": section["ai_total"], "orchestration": section["orchestration_total"],
-            "share": section["orchestration_share"], "transitions": section["units"].get("state_transitions"),
+def row(label: str, section: dict[str, Any], path: list[str]) -> dict[str, Any]:
+    return {"item": label, "workflow": section.get("workflow", "standard"), "ai": section["ai_total"],
+            "orchestration": section["orchestration_total"], "share": section["orchestration_share"],
+            "transitions": section["units"].get("state_transitions", 0), "states_entered": len(path),
             "ai_by_service": section["ai"], "orchestration_by_part": section["orchestration"],
-            "lambda_gb_seconds": section["units"]["lambda_gb_seconds"]}
+            "lambda_requests": section["units"]["lambda_requests"],
+            "lambda_gb_seconds": section["units"]["lambda_gb_seconds"], "path": path}
+
+
+# The design before (as on main): every item in the Standard workflow, DetectDominantLanguage on the first 100 KB.
+BEFORE = {"environment": {"EXPRESS_STATE_MACHINE_ARN": ""}, "language_sample_bytes": 100_000}
+AFTER = {"environment": {}, "language_sample_bytes": language.SAMPLE_BYTES}
+
+
+def run_design(design: dict[str, Any], items: list[tuple[str, str, bytes]], region: str) -> list[dict[str, Any]]:
+    """Each item through the pipeline as the design configures it; the rows from the manifests' cost sections."""
+    rows = []
+    language.SAMPLE_BYTES = design["language_sample_bytes"]  # the functions run in this process
+    try:
+        with LocalPipeline(mode="server", engines=False, environment=design["environment"]) as pipeline:
+            moto_gaps.install_ai_engines(transcribe=transcribe, textract=textract, bedrock=bedrock,
+                                         comprehend_language=comprehend_language)
+            for label, name, body in items:
+                began = time.perf_counter()
+                upload = pipeline.upload(body, name=name)
+                manifest = pipeline.wait(upload.media_id, timeout=900)
+                while pipeline.execution_status(upload.media_id) == "RUNNING":
+                    time.sleep(0.05)
+                path = entered(pipeline.history(upload.media_id))
+                section = priced_as_model(manifest["cost"], manifest, region)
+                rows.append({**row(label, section, path), "status": manifest["status"],
+                             "seconds": round(time.perf_counter() - began, 1), "usage": manifest.get("usage", {})})
+                print(f"{label}: {manifest['status']} in {rows[-1]['seconds']} s ({rows[-1]['workflow']})",
+                      file=sys.stderr)
+    finally:
+        language.SAMPLE_BYTES = AFTER["language_sample_bytes"]
+    return rows
 
 
 def crossover(measured: list[tuple[float, float]], region: str, *, startup_seconds: float) -> dict[str, Any]:
@@ -221,51 +205,25 @@ def main() -> int:
     if args.only_crossover:
         print(json.dumps(crossovers, indent=2))
         return 0
-    results = []
     with tempfile.TemporaryDirectory() as tmp:
         items = media(Path(tmp), args.video_minutes)
-        with LocalPipeline(mode="server", engines=False) as pipeline:
-            moto_gaps.install_ai_engines(transcribe=transcribe, textract=textract, bedrock=bedrock,
-                                         comprehend_language=comprehend_language)
-            for label, name, body in items:
-                began = time.perf_counter()
-                upload = pipeline.upload(body, name=name)
-                manifest = pipeline.wait(upload.media_id, timeout=900)
-                sfn = pipeline.client("stepfunctions")
-                while sfn.describe_execution(executionArn=pipeline.execution_arn(upload.media_id))["status"] == "RUNNING":
-                    time.sleep(0.05)
-                history = pipeline.history(upload.media_id)
-                recount = cost.count_execution(history)
-                # The emulator's model is the extractive stand-in (no price): its tokens are priced as the
-                # deployment's default model. The count is the finished history's (finalize's, plus its own end).
-                if "enrichment" in manifest:
-                    manifest["enrichment"]["model"] = MODEL_ID
-                before = cost.cost_section(manifest, recount, region=args.region)
-                assert before["units"]["state_transitions"] == manifest["cost"]["units"]["state_transitions"]
-                results.append({
-                    "label": label, "status": manifest["status"], "seconds": round(time.perf_counter() - began, 1),
-                    "path": entered(history), "usage": manifest.get("usage", {}),
-                    "recounted_transitions": recount.transitions + recount.retries,
-                    "before": row(label, before), "express": row(label, express(manifest, history, args.region)),
-                    "merged": row(label, merged(manifest, history, args.region)),
-                    "express_whole": (lambda s: s and row(label, s))(express_whole(manifest, history, args.region))})
-                print(f"{label}: {manifest['status']} in {results[-1]['seconds']} s", file=sys.stderr)
+        before = run_design(BEFORE, items, args.region)
+        after = run_design(AFTER, items, args.region)
     if args.json:
-        print(json.dumps({"items": results, "crossover": crossovers}, indent=2))
+        print(json.dumps({"before": before, "after": after, "crossover": crossovers}, indent=2))
         return 0
     print(f"prices: {cost.price_table()['as_of']}, {args.region}; model {MODEL_ID}")
-    print(f"{'item':26} {'AI $':>10} {'orch. $':>10} {'share':>7} {'trans.':>6} {'Lambda GB-s':>11} | "
-          f"{'express $':>10} {'share':>7} | {'merged $':>10} {'share':>7} | {'all-Express $':>12} {'share':>7}")
-    for r in results:
-        b, e, m = r["before"], r["express"], r["merged"]
-        print(f"{r['label']:26} {b['ai']:10.6f} {b['orchestration']:10.6f} {b['share']:7.1%} {b['transitions']:6d} "
-              f"{b['lambda_gb_seconds']:11.3f} | {e['orchestration']:10.6f} {e['share']:7.1%} | "
-              f"{m['orchestration']:10.6f} {m['share']:7.1%} | " +
-              (f"{r['express_whole']['orchestration']:12.6f} {r['express_whole']['share']:7.1%}" if r["express_whole"]
-               else f"{'-':>12} {'-':>7}"))
-    for r in results:
-        print(f"  {r['label']}: AI {r['before']['ai_by_service']}; orchestration {r['before']['orchestration_by_part']}; "
-              f"path {' > '.join(r['path'])}")
+    print(f"{'':26} | {'before: all Standard, language on 100 KB':^51} | {'after: images Express, language on 5 KB':^60}")
+    header = f"{'AI $':>10} {'orch. $':>10} {'share':>7} {'trans.':>6} {'GB-s':>6}"
+    print(f"{'item':26} | {header}   | {'workflow':8} {header}")
+    for b, a in zip(before, after):
+        print(f"{b['item']:26} | {b['ai']:10.6f} {b['orchestration']:10.6f} {b['share']:7.1%} {b['transitions']:6d} "
+              f"{b['lambda_gb_seconds']:6.3f}   | {a['workflow']:8} {a['ai']:10.6f} {a['orchestration']:10.6f} "
+              f"{a['share']:7.1%} {a['transitions']:6d} {a['lambda_gb_seconds']:6.3f}")
+    for label, rows in (("before", before), ("after", after)):
+        for r in rows:
+            print(f"  {label} {r['item']}: AI {r['ai_by_service']}; orchestration {r['orchestration_by_part']}; "
+                  f"{r['lambda_requests']} Lambda requests; path {' > '.join(r['path'])}")
     for c in crossovers:
         print(f"Fargate vs Lambda for video extraction (start-up {c['startup_seconds']:g} s): Lambda "
               f"${c['lambda_usd_per_second']:.8f}/s, Fargate ${c['fargate_usd_per_second']:.8f}/s; equal at "

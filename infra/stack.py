@@ -114,6 +114,7 @@ class MediaPipelineStack(Stack):
             "TEXTRACT_SNS_TOPIC_ARN": ai.textract_topic.topic_arn,
             "TEXTRACT_ROLE_ARN": ai.textract_role.role_arn,
             "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+            "EXPRESS_STATE_MACHINE_ARN": workflow.express_state_machine.state_machine_arn,
             "LANGUAGE_IDENTIFICATION": "enabled" if settings.language_identification else "disabled",
             "PII_REDACTION": "enabled" if settings.pii_redaction else "disabled",
             "KEEP_UNREDACTED": "true" if settings.keep_unredacted else "false",
@@ -128,7 +129,7 @@ class MediaPipelineStack(Stack):
         default_bus = events.EventBus.from_event_bus_name(self, "DefaultEventBus", "default")
         for step in steps.STEPS:
             function = fn[step.name]
-            for name in dict.fromkeys(step.settings + (("STATE_MACHINE_ARN",) if step.permissions.start_execution else ())):
+            for name in dict.fromkeys(step.settings + (("STATE_MACHINE_ARN", "EXPRESS_STATE_MACHINE_ARN") if step.permissions.start_execution else ())):
                 function.add_environment(name, step_settings[name])
             self._grant(step, function, storage=storage, ai=ai, workflow=workflow, ingest=ingest,
                         default_bus=default_bus)
@@ -264,7 +265,7 @@ class MediaPipelineStack(Stack):
         if allowed.invoke_model:
             ai.grant_invoke_model(function)
         if allowed.start_execution:
-            workflow.state_machine.grant_start_execution(function)
+            workflow.grant_start_executions(function)
         if allowed.put_events:
             default_bus.grant_put_events_to(function)
         for service in allowed.capacity:  # admission control's slots and queue (Query finds the oldest waiting)

@@ -15,7 +15,7 @@ from constructs import Construct
 from infra import nag
 from infra.observability import Observability
 from infra.video import VideoWorker
-from media_pipeline import steps
+from media_pipeline import steps, workflows
 
 DEFINITION_FILE = Path(__file__).resolve().parents[1] / "statemachines" / "media_pipeline.asl.json"
 
@@ -49,7 +49,9 @@ def worker_substitutions(worker: VideoWorker) -> dict[str, str]:
 
 
 class Workflow(Construct):
-    """One Standard execution per item: logs at level ALL to an encrypted log group, X-Ray tracing."""
+    """One execution per item: Standard, or Express for the images Textract reads synchronously
+    (media_pipeline/workflows.py derives that definition from the same file). Both log at level ALL to an
+    encrypted log group, with X-Ray tracing."""
 
     def __init__(
         self,
@@ -100,6 +102,37 @@ class Workflow(Construct):
             resources=[worker.task_role.role_arn, worker.execution_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         ))
+
+        # The Express workflow: no history in Step Functions, so its log (level ALL, with the data) is where an
+        # execution is read afterwards (docs/cost.md, "Express for images").
+        express_text = workflows.express_text(definition_file.read_text(encoding="utf-8"))
+        express_functions = sorted({FUNCTION_SUBSTITUTIONS[name] for name in FUNCTION_SUBSTITUTIONS
+                                    if "${" + name + "}" in express_text})
+        self.express_log_group = observability.log_group(
+            self, "ExpressLogs", name=f"/aws/vendedlogs/states/{stack.stack_name}-media-pipeline-express")
+        self.express_state_machine = sfn.StateMachine(
+            self, "ExpressStateMachine",
+            comment="Media pipeline, images read synchronously: one Express execution per item",
+            definition_body=sfn.DefinitionBody.from_string(express_text),
+            definition_substitutions={name: value for name, value in substitutions.items()
+                                      if "${" + name + "}" in express_text},
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            logs=sfn.LogOptions(destination=self.express_log_group, level=sfn.LogLevel.ALL,
+                                include_execution_data=True),
+            tracing_enabled=True,
+        )
+        nag.acknowledge(self.express_state_machine.role, "AwsSolutions-IAM5[Resource::*]",
+                        "CloudWatch Logs delivery actions (logs:CreateLogDelivery, ...) that Step Functions logging "
+                        f"needs support no resource-level permissions; {nag.XRAY_REASON}")
+        self.express_state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["lambda:InvokeFunction"],
+            resources=[functions[function].function_arn for function in express_functions],
+        ))
+
+    def grant_start_executions(self, grantee: iam.IGrantable) -> None:
+        """StartExecution on both state machines (ingest starts each item in one of them)."""
+        self.state_machine.grant_start_execution(grantee)
+        self.express_state_machine.grant_start_execution(grantee)
 
     def grant_describe_executions(self, grantee: iam.IGrantable) -> None:
         """DescribeExecution on this state machine's executions only (`execution:<name>:*`)."""

@@ -153,6 +153,7 @@ class MediaItem(StateObject):
     media_type: str  # audio | video | document | image | unknown
     detected_format: str | None = None  # what the content is (wav, pdf, ...); absent for an object ingest could not read
     source: str  # s3://bucket/key
+    workflow: str | None = None  # "express": ingest started the Express workflow (media_pipeline/workflows.py)
 
 
 # ---- audio and transcription --------------------------------------------------------------------------------------

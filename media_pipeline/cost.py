@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -63,6 +65,8 @@ class ExecutionCount:
     callbacks: int = 0  # lambda:invoke.waitForTaskToken tasks: each is resumed by a callback Lambda (outside)
     fargate_seconds: float = 0.0
     fargate_tasks: int = 0
+    express_seconds: float | None = None  # an Express execution: no transitions billed, its duration is
+    uncounted_runs: int = 0  # Express: step runs whose time the state does not carry (a failed step's)
 
     def to_units(self) -> dict[str, Any]:
         return {"state_transitions": self.transitions, "state_retries": self.retries,
@@ -187,6 +191,44 @@ def execution_history(execution_arn: str) -> list[dict[str, Any]]:
         kwargs["nextToken"] = page["nextToken"]
 
 
+# ---- counting an Express execution from the steps' own runs --------------------------------------------------------
+
+EXPRESS_MEMORY_GB = 0.0625  # an execution's memory is billed in 64 MB units: this pipeline's state is far below one
+EXPRESS_BILLING_SECONDS = 0.1  # duration is billed in 100 ms units
+
+
+def count_express(state: Mapping[str, Any], *, started: float, now: float) -> ExecutionCount:
+    """An Express execution has no history (AWS keeps none): each step of one records its own run in its result
+    (`lambda_run`: media_pipeline/observability.py), finalize adds its own up to `now` (epoch seconds; `started`:
+    when it began). The execution's duration is counted from its first step's start; the step a Catch replaced with
+    its error (a failed step) left no run: counted in `uncounted_runs`."""
+    from media_pipeline.observability import LAMBDA_RUN
+
+    count = ExecutionCount(express_seconds=0.0)
+    starts = [started]
+    for name, result in (state.get("steps") or {}).items():
+        run = result.get(LAMBDA_RUN) if isinstance(result, dict) else None
+        if not isinstance(run, dict):
+            if isinstance(result, dict) and "Error" in result:
+                count.uncounted_runs += 1
+            continue
+        step = step_of_function(str(run.get("function", "")))
+        count.lambda_runs.append(LambdaRun(step=step, memory_mib=steps.BY_NAME[step].memory_mib if step else 1024,
+                                           seconds=round(run["elapsed_ms"] / 1000, 3)))
+        starts.append(run["started_ms"] / 1000)
+    if state.get("error"):  # RecordFailure: the step that failed is not in the state
+        count.uncounted_runs += 1
+    count.lambda_runs.append(LambdaRun(step="finalize", memory_mib=steps.BY_NAME["finalize"].memory_mib,
+                                       seconds=round(max(0.0, now - started), 3)))
+    count.express_seconds = round(max(0.0, now - min(starts)), 3)
+    return count
+
+
+def express_gb_seconds(seconds: float) -> float:
+    """An Express execution's billed GB-seconds: its duration in 100 ms units at 64 MB."""
+    return EXPRESS_MEMORY_GB * math.ceil(round(seconds / EXPRESS_BILLING_SECONDS, 6)) * EXPRESS_BILLING_SECONDS
+
+
 # ---- the cost section --------------------------------------------------------------------------------------------
 
 def _money(value: float) -> float:
@@ -214,11 +256,14 @@ def _comprehend_units(characters: int, minimum: int, max_chars: int = 100_000) -
 
 
 def _comprehend(manifest: Mapping[str, Any], price: Mapping[str, Any]) -> tuple[dict[str, Any], float]:
-    """DetectDominantLanguage on a document's text (its first 100 KB), DetectPiiEntities on all of it."""
+    """DetectDominantLanguage on the beginning of a document's text (language.sample: 5 KB), DetectPiiEntities on all
+    of it."""
+    from media_pipeline.language import sample
+
     text = (manifest.get("text") or {}).get("content") or ""
     units = 0
     if (manifest.get("language") or {}).get("source") == "comprehend" and text:
-        units += _comprehend_units(min(len(text), 100_000), price["minimum_units"])
+        units += _comprehend_units(len(sample(text)), price["minimum_units"])
     if (manifest.get("pii") or {}).get("source") == "comprehend" and text:
         units += _comprehend_units(len(text), price["minimum_units"])
     return ({"comprehend_units": units}, units * price["unit"]) if units else ({}, 0.0)
@@ -283,9 +328,15 @@ def cost_section(manifest: Mapping[str, Any], execution: ExecutionCount | None, 
     gb_seconds = sum(run.memory_mib / 1024 * math.ceil(run.seconds * 1000) / 1000 for run in runs)
     s3_puts = len(manifest.get("artifacts") or {}) + 1  # each result file once, and the manifest
     s3_gets = len(runs)  # each function reads its input at least once
+    express = execution is not None and execution.express_seconds is not None
+    states = (execution.transitions + execution.retries if execution else 0) * price["states"]["standard_transition"]
+    if express:
+        express_gb = express_gb_seconds(execution.express_seconds or 0.0)  # type: ignore[union-attr]
+        states = price["states"]["express_request"] + express_gb * price["states"]["express_gb_second"]
+        units.update(express_requests=1, express_seconds=execution.express_seconds,  # type: ignore[union-attr]
+                     express_gb_seconds=round(express_gb, 4))
     orchestration = {
-        "states": _money((execution.transitions + execution.retries if execution else 0)
-                         * price["states"]["standard_transition"]),
+        "states": _money(states),
         "lambda": _money(len(runs) * price["lambda"]["request"] + gb_seconds * price["lambda"]["gb_second"]),
         "s3": _money(s3_puts * price["s3"]["put_request"] + s3_gets * price["s3"]["get_request"]),
     }
@@ -307,28 +358,39 @@ def cost_section(manifest: Mapping[str, Any], execution: ExecutionCount | None, 
         "orchestration": orchestration, "orchestration_total": _money(orchestration_total),
         "orchestration_share": round(orchestration_total / ai_total, 4) if ai_total else None,
         "units": units,
-        "counted": "execution_history" if execution else "no_execution",
+        "counted": ("express_steps" if express else "execution_history") if execution else "no_execution",
         "estimated": ["lambda outside the state machine (ingest, callbacks): nominal duration",
                       "s3 requests: from the result files written"],
     }
+    if express:
+        section["workflow"] = "express"
+        section["estimated"] += [
+            "express: each step's Lambda time is its handler's own (start-up before it, if cold, not counted)",
+            "express duration: from the first step's start to finalize's count (the start before it not counted)"]
+        if execution.uncounted_runs:  # type: ignore[union-attr]
+            section["estimated"].append(f"express: {execution.uncounted_runs} failed step run(s) not counted")  # type: ignore[union-attr]
     if notes:
         section["notes"] = notes
     return section
 
 
-def item_cost(manifest: Mapping[str, Any], *, pending_transitions: int = 0) -> dict[str, Any]:
+def item_cost(manifest: Mapping[str, Any], *, pending_transitions: int = 0, state: Mapping[str, Any] | None = None,
+              started: float | None = None) -> dict[str, Any]:
     """The cost section of an item finalize is writing: its execution (named in its job record) counted now.
 
     `pending_transitions`: states the execution still enters after this one (RecordFailure's Fail state). A history
-    that cannot be read leaves the orchestration uncounted (`counted`), never the item failed."""
-    import os
-
+    that cannot be read leaves the orchestration uncounted (`counted`), never the item failed. An item in the Express
+    workflow (`state.media.workflow`) is counted from its state (`count_express`; `started`: finalize's start)."""
     from media_pipeline import jobs
     from media_pipeline.observability import logger
     from media_pipeline.settings import settings
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     worker = (settings().worker_cpu, settings().worker_memory_mib)
+    if state is not None and (state.get("media") or {}).get("workflow") == "express":
+        now = time.time()
+        return cost_section(manifest, count_express(state, started=now if started is None else started, now=now),
+                            region=region, worker=worker)
     execution: ExecutionCount | None = None
     counted = "no_execution"
     try:

@@ -51,9 +51,10 @@ def job_key(media_id: str) -> dict[str, Any]:
 
 
 def create_job(media_id: str, *, bucket: str, key: str, version: str, media_type: str, status: str = "RUNNING",
-               error_code: str | None = None, owner: str | None = None) -> bool:
+               error_code: str | None = None, owner: str | None = None, workflow: str = "standard") -> bool:
     """Record a new job; False when this media id was already recorded (a duplicate delivery). `owner`: the web
-    user whose folder the upload is in (media_pipeline/web_api.py `owner_of`)."""
+    user whose folder the upload is in (media_pipeline/web_api.py `owner_of`). An Express execution's ARN is only
+    known once it started (`record_execution`); a Standard one's is its name's."""
     now = _now()
     item: dict[str, Any] = {
         **_job_key(media_id),
@@ -65,7 +66,8 @@ def create_job(media_id: str, *, bucket: str, key: str, version: str, media_type
         "media_type": {"S": media_type},
         "execution_name": {"S": media_id},
         **({"execution_arn": {"S": execution_arn(settings().state_machine_arn, media_id)}}
-           if settings().state_machine_arn else {}),
+           if settings().state_machine_arn and workflow == "standard" else {}),
+        **({"workflow": {"S": workflow}} if workflow != "standard" else {}),
         "created_at": {"S": now},
         "updated_at": {"S": now},
     }
@@ -79,6 +81,18 @@ def create_job(media_id: str, *, bucket: str, key: str, version: str, media_type
         return True
     except ddb.exceptions.ConditionalCheckFailedException:
         return False
+
+
+def record_execution(media_id: str, execution_arn_: str, started_at: str) -> None:
+    """The Express execution ingest started for the item (its ARN ends in an id Step Functions chose)."""
+    ddb = client("dynamodb")
+    try:
+        ddb.update_item(TableName=settings().jobs_table, Key=_job_key(media_id),
+                        UpdateExpression="SET #a = :a, #t = :t", ConditionExpression="attribute_exists(pk)",
+                        ExpressionAttributeNames={"#a": "execution_arn", "#t": "started_at"},
+                        ExpressionAttributeValues={":a": {"S": execution_arn_}, ":t": {"S": started_at}})
+    except ddb.exceptions.ConditionalCheckFailedException:  # the item was deleted meanwhile: nothing to record
+        pass
 
 
 def finish_job(media_id: str, *, status: str, manifest_key: str, error_code: str | None = None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from typing import Any, Callable
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -40,9 +41,29 @@ def pipeline_handler(function: Callable[[dict[str, Any], Any], Any]) -> Callable
     def handler(event: dict[str, Any], context: Any) -> Any:
         if not wrapped:
             wrapped.append(build())
-        return wrapped[0](event, context)
+        started = time.time()
+        result = wrapped[0](event, context)
+        if in_express_workflow(event) and isinstance(result, dict):
+            result = {**result, LAMBDA_RUN: lambda_run(context, started)}
+        return result
 
     return handler
+
+
+# An Express execution has no history to count its Lambda time from (media_pipeline/cost.py): each step of one
+# records its own run in its result, where finalize finds it.
+LAMBDA_RUN = "lambda_run"
+
+
+def in_express_workflow(event: Any) -> bool:
+    media = event.get("media") if isinstance(event, dict) else None
+    return isinstance(media, dict) and media.get("workflow") == "express"
+
+
+def lambda_run(context: Any, started: float) -> dict[str, Any]:
+    """The function and its handler's time, from its start to its return (ms), for the cost section."""
+    return {"function": getattr(context, "function_name", "") or "", "started_ms": int(started * 1000),
+            "elapsed_ms": max(1, round((time.time() - started) * 1000))}
 
 
 # ---- item metrics: one set per finished item, for the dashboard and the alarms (infra/operations.py) ---------------

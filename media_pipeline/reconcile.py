@@ -12,8 +12,10 @@ ingest queue, so ingest's sniffing, rejections and dedup apply (its conditional 
 by the media id make a second delivery of the same upload a no-op). The second kind is not run again: its
 execution was stopped or failed for a reason a rerun would likely meet again, and an operator's StopExecution
 means "stop". It gets a FAILED manifest whose `error.code` is `EXECUTION_ABORTED`, `EXECUTION_TIMED_OUT` or
-`EXECUTION_FAILED` (docs/reason-codes.md); uploading the object again (a new version) processes it anew. No paid
-job is started by reconcile itself.
+`EXECUTION_FAILED` (docs/reason-codes.md); an item of the Express workflow, whose execution cannot be described,
+is called ended when its record says it started more than 5 minutes (Express's limit) and a margin ago, and gets
+`EXECUTION_FAILED` (one that was never started is sent again). Uploading the object again (a new version)
+processes it anew. No paid job is started by reconcile itself.
 
 Uploads younger than the grace period are left alone (their event may still be on its way), and so are items that
 are running or finished. `dry_run` reports without changing anything; a second run finds nothing to do once ingest
@@ -29,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 from urllib.parse import quote_plus
 
+from media_pipeline import workflows
 from media_pipeline.aws import client
 from media_pipeline.contract import MediaItem
 from media_pipeline.ids import media_id_for
@@ -40,6 +43,7 @@ from media_pipeline.steps import ENDED_STATUSES
 from media_pipeline.storage import s3_uri
 
 DEFAULT_GRACE_SECONDS = 15 * 60
+EXPRESS_MARGIN_SECONDS = 60  # past an Express execution's 5-minute limit before reconcile calls it ended
 # Findings: what reconcile saw for one upload.
 LOST = "lost"                      # no job record: the event was lost or its message waits in the DLQ
 NOT_STARTED = "not_started"        # a RUNNING record whose execution does not exist (ingest failed after recording)
@@ -167,6 +171,8 @@ def examine(upload: UploadVersion, now: dt.datetime, grace_seconds: int) -> Find
         return found
     if job.get("status") in FINAL_STATUSES:
         return found
+    if job.get("workflow") == workflows.EXPRESS:
+        return _examine_express(job, found, now)
     execution = _execution(job.get("execution_name") or found.media_id)
     if execution is None:
         found.finding, found.action = NOT_STARTED, RESENT
@@ -176,6 +182,24 @@ def examine(upload: UploadVersion, now: dt.datetime, grace_seconds: int) -> Find
         found.error_code = f"EXECUTION_{execution['status']}"
     else:  # RUNNING (or PENDING_REDRIVE); SUCCEEDED has written its manifest through finalize
         found.finding, found.execution_status = RUNNING, execution["status"]
+    return found
+
+
+def _examine_express(job: dict[str, str], found: Finding, now: dt.datetime) -> Finding:
+    """An Express execution cannot be described (AWS keeps nothing of it but its log): its record says whether ingest
+    started it, and it cannot run past EXPRESS_MAX_SECONDS. Not started: sent again, as a Standard item whose
+    execution does not exist. Started longer ago than that (plus a margin) and still no manifest: it ended without
+    one (it failed in RecordFailure, or timed out), and is recorded FAILED as an ended Standard execution is."""
+    if not job.get("execution_arn"):
+        found.finding, found.action = NOT_STARTED, RESENT
+        return found
+    started = dt.datetime.strptime(job.get("started_at") or job["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=dt.timezone.utc)
+    if (now - started).total_seconds() <= workflows.EXPRESS_MAX_SECONDS + EXPRESS_MARGIN_SECONDS:
+        found.finding, found.execution_status = RUNNING, "RUNNING"
+        return found
+    found.finding, found.action = EXECUTION_ENDED, RECORDED_FAILED
+    found.execution_status, found.error_code = "ENDED", "EXECUTION_FAILED"
     return found
 
 
@@ -191,13 +215,19 @@ def resend(upload: UploadVersion) -> None:
 def record_ended_execution(upload: UploadVersion, finding: Finding) -> None:
     """A FAILED manifest for an item whose execution ended without one (written as finalize writes its own)."""
     job = _job(finding.media_id) or {}
-    arn = execution_arn(settings().state_machine_arn, job.get("execution_name") or finding.media_id)
-    execution = _execution(job.get("execution_name") or finding.media_id) or {}
-    cause = " ".join(part for part in (execution.get("error"), execution.get("cause")) if part)
+    if job.get("workflow") == workflows.EXPRESS:  # nothing to describe: its log group says how it ended
+        arn, execution = job.get("execution_arn", ""), {}
+        cause = (f"an Express execution lasts {workflows.EXPRESS_MAX_SECONDS} s at most; how it ended is in the "
+                 "Express state machine's log group")
+    else:
+        arn = execution_arn(settings().state_machine_arn, job.get("execution_name") or finding.media_id)
+        execution = _execution(job.get("execution_name") or finding.media_id) or {}
+        cause = " ".join(part for part in (execution.get("error"), execution.get("cause")) if part)
     media = MediaItem(media_id=finding.media_id, bucket=upload.bucket, key=upload.key, version_id=upload.version_id,
                       etag=upload.etag, size=upload.size, media_type=job.get("media_type") or "unknown",
                       source=s3_uri(upload.bucket, upload.key))
-    message = (f"the execution {arn} ended {finding.execution_status} without writing a manifest"
+    ended = "ended" if finding.execution_status == "ENDED" else f"ended {finding.execution_status}"
+    message = (f"the execution {arn} {ended} without writing a manifest"
                + (f" ({cause[:500]})" if cause else "") + "; upload the object again to process it anew")
     publish(new_manifest(media, status="FAILED", error={"code": finding.error_code or "EXECUTION_FAILED",
                                                         "message": message}))

@@ -15,6 +15,7 @@ class Settings:
     upload_prefix: str = "uploads/"
     results_prefix: str = "results/"
     state_machine_arn: str = ""
+    express_state_machine_arn: str = ""  # EXPRESS_STATE_MACHINE_ARN: images read synchronously (workflows.py)
     max_media_bytes: int = 2 * 1024**3
     transcribe_language: str = "auto"
     bedrock_model_id: str = "amazon.nova-lite-v1:0"
@@ -44,6 +45,7 @@ class Settings:
             upload_prefix=env.get("UPLOAD_PREFIX", "uploads/"),
             results_prefix=env.get("RESULTS_PREFIX", "results/"),
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+            express_state_machine_arn=env.get("EXPRESS_STATE_MACHINE_ARN", ""),
             max_media_bytes=int(env.get("MAX_MEDIA_BYTES", str(2 * 1024**3))),
             transcribe_language=env.get("TRANSCRIBE_LANGUAGE", "auto"),
             bedrock_model_id=env.get("BEDROCK_MODEL_ID", "amazon.nova-lite-v1:0"),

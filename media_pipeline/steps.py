@@ -41,7 +41,7 @@ class Permissions:
     textract: tuple[str, ...] = ()      # "sync", "start" (and read its job back), "read"
     comprehend: tuple[str, ...] = ()    # "detect_language" (DetectDominantLanguage), "detect_pii" (DetectPiiEntities)
     invoke_model: bool = False
-    start_execution: bool = False
+    start_execution: bool = False        # StartExecution on the Standard and the Express state machine
     put_events: bool = False
     resume_execution: bool = False      # SendTaskSuccess/Failure on the state machine
     capacity: tuple[str, ...] = ()      # admission control: slots and queue of a service (CAPACITY#<service>)
@@ -75,8 +75,9 @@ _TEXTRACT_DISPATCH = ("TEXTRACT_SNS_TOPIC_ARN", "TEXTRACT_ROLE_ARN", "TEXTRACT_M
 STEPS: tuple[Step, ...] = (
     Step("ingest", "Sniffs an upload, records the job, starts its execution", 60, 512, trigger=UPLOADS,
          permissions=Permissions(read_uploads="versions", write_results="objects",  # rejected uploads' manifests
-                                 job_records=("dynamodb:PutItem", "dynamodb:UpdateItem"), start_execution=True,
-                                 put_events=True)),
+                                 # GetItem: whether a duplicate delivery's Express execution was started
+                                 job_records=("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"),
+                                 start_execution=True, put_events=True)),
     Step("start_transcription", "Starts a Transcribe job and stores its task token", 120, 256,
          settings=("PII_REDACTION", "KEEP_UNREDACTED",  # Transcribe's content redaction
                    "TRANSCRIBE_DATA_ACCESS_ROLE_ARN"),  # Transcribe queues jobs past its quota (deferred execution)

@@ -159,9 +159,11 @@ def _start_key(token: str | None, sub: str) -> dict[str, Any] | None:
 def list_items(sub: str, *, limit: int = PAGE_SIZE, token: str | None = None) -> dict[str, Any]:
     """The caller's items, newest first, from the table's owner index."""
     page = _owner_jobs(sub, limit=limit, start_key=_start_key(token, sub))
-    items = [_summary(job) for job in page["items"]]
-    for item in items:  # live progress for the items still running
-        item["current_step"] = None if item["status"] in FINAL else current_step(item["media_id"])
+    items = []
+    for job in page["items"]:  # live progress for the items still running
+        item = _summary(job)
+        item["current_step"] = None if item["status"] in FINAL else current_step(job)
+        items.append(item)
     return {"items": items, "next": _token(page.get("next"))}
 
 
@@ -177,12 +179,13 @@ def get_items() -> dict[str, Any]:
 
 # ---- GET /items/{id} ------------------------------------------------------------------------------------------
 
-def current_step(media_id: str) -> str | None:
-    """The state the item's execution entered last (the execution history, newest first)."""
+def current_step(job: dict[str, str]) -> str | None:
+    """The state the item's execution entered last (the execution history, newest first). An item of the Express
+    workflow has no history to read (its steps take seconds): None, the page shows its status."""
     s = settings()
-    if not s.state_machine_arn:
+    if not s.state_machine_arn or job.get("workflow") == "express":
         return None
-    arn = s.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{media_id}"
+    arn = s.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job['media_id']}"
     sfn = client("stepfunctions")
     try:
         events = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=50)["events"]
@@ -217,7 +220,7 @@ def item_view(media_id: str, sub: str) -> dict[str, Any]:
     view: dict[str, Any] = {**_summary(job), "current_step": None, "manifest": None, "links": {},
                             "media_url": None, "error": None, "warnings": [], "link_seconds": LINK_SECONDS}
     if job.get("status") not in FINAL:
-        view["current_step"] = current_step(media_id)
+        view["current_step"] = current_step(job)
         return view
     manifest = _manifest(job)
     if manifest is not None:

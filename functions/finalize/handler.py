@@ -1,6 +1,7 @@
 """Finalize: write manifest.json from the steps' results, record the status, announce the result.
 
-The manifest's `cost` counts the item's own execution from its history (media_pipeline.cost).
+The manifest's `cost` counts the item's own execution from its history (media_pipeline.cost), or, in the Express
+workflow (which keeps no history), from the runs its steps recorded in the state.
 
 The same function records failures (RecordFailure in the state machine) so a FAILED item still gets
 a manifest with its reason and whatever its earlier steps produced. The manifest's sections are built in
@@ -8,6 +9,7 @@ media_pipeline.manifest from the typed state (media_pipeline.contract).
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -35,9 +37,11 @@ def read_state(event: dict[str, Any]) -> tuple[PipelineState, list[StepWarning]]
 
 @pipeline_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    started = time.time()
     state, warnings = read_state(event)
     manifest = build_manifest(state, ResultFiles(settings().media_bucket, read_text, read_json), warnings)
-    manifest["cost"] = item_cost(manifest, pending_transitions=1 if state.failed else 0)  # RecordFailure → MediaFailed
+    manifest["cost"] = item_cost(manifest, pending_transitions=1 if state.failed else 0,  # RecordFailure → MediaFailed
+                                 state=event, started=started)  # an Express item: counted from its state
     key = publish(manifest)
     failed = manifest["status"] == "FAILED"
     metrics.add_metric(name="ItemsFailed" if failed else "ItemsSucceeded", unit=MetricUnit.Count, value=1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -9,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from media_pipeline import jobs
+from media_pipeline import jobs, workflows
 from media_pipeline.aws import client
 from media_pipeline.contract import MediaItem, PipelineState, Steps
 from media_pipeline.errors import MediaRejected
@@ -90,18 +91,49 @@ def ingest_upload(upload: dict[str, Any]) -> dict[str, Any]:
     rejected = rejection(size, first_bytes)
     if rejected:
         return _reject(media, *rejected)
-    if not jobs.create_job(media_id, bucket=bucket, key=key, version=version_id or etag or "", media_type=kind.media_type,
-                           owner=jobs.owner_of(key, settings().upload_prefix)):
+    # Without an Express state machine (a deployment that has none configured) every item runs Standard.
+    workflow = workflows.workflow_for(kind.media_type, kind.format) if settings().express_state_machine_arn \
+        else workflows.STANDARD
+    created = jobs.create_job(media_id, bucket=bucket, key=key, version=version_id or etag or "",
+                              media_type=kind.media_type, owner=jobs.owner_of(key, settings().upload_prefix),
+                              workflow=workflow)
+    job: dict[str, Any] = {}
+    if not created:
         logger.info("duplicate delivery of an upload already recorded")
         metrics.add_metric(name="DuplicateUploads", unit=MetricUnit.Count, value=1)
+        job = jobs.get_job(media_id) or {}
+        workflow = job.get("workflow", workflows.STANDARD)  # the record's: it was decided on the first delivery
+    if workflow == workflows.EXPRESS:
+        start_express(replace(media, workflow=workflows.EXPRESS), started=bool(job.get("execution_arn")))
+    else:
+        start_standard(media)
+    return {"media_id": media_id, "status": "STARTED", "media_type": kind.media_type}
+
+
+def start_standard(media: MediaItem) -> None:
+    """The execution named by the media id: Step Functions starts a name once (a duplicate delivery is a no-op)."""
     sfn = client("stepfunctions")
     try:
-        sfn.start_execution(stateMachineArn=settings().state_machine_arn, name=media_id,
+        sfn.start_execution(stateMachineArn=settings().state_machine_arn, name=media.media_id,
                             input=json.dumps(PipelineState(media=media, steps=Steps()).to_state()))
         metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
     except sfn.exceptions.ExecutionAlreadyExists:
         logger.info("execution already exists for this upload")
-    return {"media_id": media_id, "status": "STARTED", "media_type": kind.media_type}
+
+
+def start_express(media: MediaItem, *, started: bool) -> None:
+    """An Express execution, unless the job record says one was `started`. Express does not deduplicate by name
+    (two starts are two executions), so the record does: ingest writes the execution's ARN once it started. Two
+    deliveries at the same moment can still both start one (Express is at-least-once; every step is idempotent)."""
+    if started:
+        logger.info("an Express execution was already started for this upload")
+        return
+    sfn = client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=settings().express_state_machine_arn, name=media.media_id,
+                                    input=json.dumps(PipelineState(media=media, steps=Steps()).to_state()))
+    metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
+    jobs.record_execution(media.media_id, execution["executionArn"],
+                          execution["startDate"].strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _reject(media: MediaItem, code: str, message: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from media_pipeline import steps
+from media_pipeline import steps, workflows
 from media_pipeline.jobs import OWNER_INDEX
 from media_pipeline.local import deployment
 
@@ -19,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STATE_MACHINE_NAME = "media-pipeline"
+EXPRESS_STATE_MACHINE_NAME = "media-pipeline-express"
 BUCKET = "media-pipeline-local"
 TABLE = "media-pipeline-jobs"
 UPLOAD_PREFIX = "uploads/"
@@ -40,6 +41,7 @@ BACKFILL_SETTINGS: dict[str, str] = {"BatchSize": "50", "MaxConcurrency": "10", 
 # resource, the roles among them, keeps its symbol as its name.
 TEMPLATE_NAMES: dict[str, str] = {
     "StorageMediaBucket": BUCKET, "StorageJobsTable": TABLE, "WorkflowStateMachine": STATE_MACHINE_NAME,
+    "WorkflowExpressStateMachine": EXPRESS_STATE_MACHINE_NAME,
     "IngestQueue": INGEST_QUEUE, "IngestDeadLetterQueue": INGEST_DLQ, "AiServicesTextractTopic": TEXTRACT_TOPIC,
     "VideoWorkerCluster": CLUSTER, "VideoWorkerTaskDefinition": f"{WORKER_FAMILY}:1",
     "IngestUploadRule": "media-pipeline-uploads", "AiServicesTranscribeJobStateRule": "media-pipeline-transcribe-state",
@@ -130,6 +132,7 @@ class EmulatedAccount:
     binding: deployment.Binding
     substitutions: dict[str, str]
     state_machine_arn: str
+    express_state_machine_arn: str
     backfill_state_machine_arn: str = ""
     backfill_settings: dict[str, str] = BACKFILL_SETTINGS  # an instance may replace it before the account is built
 
@@ -207,10 +210,18 @@ class EmulatedAccount:
 
         self._build_worker(env)
 
-        definition = resolve_definition(asl_path(self.root).read_text(encoding="utf-8"), self.substitutions)
+        standard = asl_path(self.root).read_text(encoding="utf-8")
+        definition = resolve_definition(standard, self.substitutions)
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name=STATE_MACHINE_NAME, definition=definition, type="STANDARD",
             roleArn=self.binding.arn(self.snapshot["state_machines"]["WorkflowStateMachine"]["role"]))["stateMachineArn"]
+        # The Express workflow for images: derived from the same file, as infra/workflow.py deploys it.
+        self.express_state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name=EXPRESS_STATE_MACHINE_NAME, definition=resolve_definition(workflows.express_text(standard),
+                                                                           self.substitutions), type="EXPRESS",
+            roleArn=self.binding.arn(self.snapshot["state_machines"]["WorkflowExpressStateMachine"]["role"]),
+        )["stateMachineArn"]
+
         from media_pipeline.backfill import REPORT_PREFIX
 
         backfill = resolve_definition(backfill_asl_path(self.root).read_text(encoding="utf-8"), {

@@ -34,6 +34,8 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 |                                                                 | (deferred execution), Textract and Lambda refusals      |
 | StopExecution leaves a task-token wait RUNNING, then FAILED     | `install_stop_execution`: interrupted, ABORTED          |
 | No "Step Functions Execution Status Change" events              | `install_execution_events`: put on the default bus      |
+| EXPRESS runs as STANDARD: `execution:` ARNs, names deduplicated,| `install_express_executions`: `express:` ARNs, no      |
+| Describe/GetHistory/List/StopExecution answer, events sent      | dedup, those calls refused as AWS does, no events      |
 | Schedule rules never fire; a patternless rule matches any event | `install_schedules`: rate() rules fire, nothing else    |
 | SQS has no StartMessageMoveTask / ListMessageMoveTasks (DLQ     | `install_message_move_tasks`: a DLQ's messages moved   |
 | redrive): NotImplementedError                                   | back on a thread; tasks listed with their counts       |
@@ -1143,6 +1145,99 @@ def install_stop_execution() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Express workflows: what AWS does not offer for them, refused as AWS refuses it.
+# --------------------------------------------------------------------------------------------------------------
+
+def _express_arn(arn: str) -> bool:
+    return arn.split(":")[5:6] == ["express"]
+
+
+def install_express_executions() -> None:
+    """moto runs an EXPRESS state machine as a Standard one: an `execution:` ARN, names deduplicated, and
+    DescribeExecution, GetExecutionHistory, ListExecutions and StopExecution answer. In AWS an asynchronous Express
+    execution is `arn:...:express:<state machine>:<name>:<id>`, the same name starts another execution (no
+    idempotency), the four calls are refused (InvalidArn: "Resource type not valid in this context: express";
+    ListExecutions: StateMachineTypeNotSupported) and no "Execution Status Change" event is sent. With this the
+    emulator does the same. Install after install_execution_events."""
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.exceptions import InvalidArn
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    class StateMachineTypeNotSupported(AWSError):
+        TYPE = "StateMachineTypeNotSupported"
+        STATUS = 400
+
+    start_execution = _patch(StepFunctionsParserBackend, "start_execution", None)
+
+    def start_express(self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None,
+                      trace_header: Any = None) -> Any:
+        machine = self.describe_state_machine(state_machine_arn)
+        if getattr(machine, "type", "STANDARD") != "EXPRESS":
+            return start_execution(self, state_machine_arn, name, execution_input, trace_header)
+        name = name or str(uuid.uuid4())
+        execution = start_execution(self, state_machine_arn, f"{name}:{uuid.uuid4()}", execution_input, trace_header)
+        execution.exec_arn = execution.execution_arn = execution.exec_arn.replace(":execution:", ":express:", 1)
+        execution.name = name
+        return execution
+
+    StepFunctionsParserBackend.start_execution = start_express  # type: ignore[method-assign]
+
+    def refuse_express(operation: str) -> Callable[..., Any]:
+        original = _patch(StepFunctionResponse, operation, None)
+
+        def refused(self: Any) -> Any:
+            arn = self._get_param("executionArn") or ""
+            if _express_arn(arn):
+                raise InvalidArn("Invalid Arn: 'Resource type not valid in this context: express'")
+            return original(self)
+        return refused
+
+    for operation in ("describe_execution", "get_execution_history", "stop_execution"):
+        setattr(StepFunctionResponse, operation, refuse_express(operation))
+
+    list_executions = _patch(StepFunctionResponse, "list_executions", None)
+
+    def list_standard_executions(self: Any) -> Any:
+        machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+        if getattr(machine, "type", "STANDARD") == "EXPRESS":
+            raise StateMachineTypeNotSupported("This operation is not supported by this type of state machine")
+        return list_executions(self)
+
+    StepFunctionResponse.list_executions = list_standard_executions  # type: ignore[method-assign]
+
+    current_terminated = BaseExecutionWorkerCommunication.terminated
+    moto_terminated = _patch(BaseExecutionWorkerCommunication, "terminated", None)
+
+    def terminated_without_event(self: Any) -> None:  # Express sends no Execution Status Change event
+        # By the state machine's type: a short execution can end before start_express has rewritten its ARN.
+        express = getattr(getattr(self.execution, "state_machine", None), "type", "STANDARD") == "EXPRESS"
+        (moto_terminated if express else current_terminated)(self)
+
+    BaseExecutionWorkerCommunication.terminated = terminated_without_event  # type: ignore[method-assign]
+
+
+def express_execution_log(execution_arn: str) -> tuple[str, list[dict[str, Any]]]:
+    """An Express execution's status and events, as its CloudWatch Logs group holds them in AWS (level ALL, with the
+    data): the only place an Express execution can be read afterwards. moto does not deliver Step Functions logs, so
+    they are read from the emulated execution itself. ("", []) for an execution the emulator does not know."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    _, _, _, region, account, *_ = execution_arn.split(":")
+    backend = stepfunctions_parser_backends[account][region]
+    for machine in backend.state_machines:
+        for execution in machine.executions:
+            if execution.exec_arn == execution_arn:
+                status = getattr(execution.exec_status, "value", str(execution.exec_status))
+                events = [{key: _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")) if key == "timestamp"
+                           else getattr(value, "value", value) for key, value in event.items()}
+                          for event in execution.to_history_output()["events"]]  # as the API would give them
+                return status, events
+    return "", []
+
+
+# --------------------------------------------------------------------------------------------------------------
 # SQS message move tasks (DLQ redrive): StartMessageMoveTask and ListMessageMoveTasks.
 # --------------------------------------------------------------------------------------------------------------
 
@@ -1875,6 +1970,6 @@ __all__ = [
     "MOTO_CONFIG", "MOTO_VERSION", "EmulatorServer", "EngineError", "LambdaContext", "apply_config",
     "install_ai_engines", "install_all", "install_distributed_map", "install_capacity", "install_event_delivery", "install_execution_events",
     "install_lambda_runtime", "install_message_move_tasks", "install_post_policy", "install_presigned_url_expiry",
-    "install_schedules", "install_stop_execution", "install_task_callbacks", "install_task_runner",
+    "express_execution_log", "install_express_executions", "install_schedules", "install_stop_execution", "install_task_callbacks", "install_task_runner",
     "lambda_error_payload", "start_server", "uninstall", "wait_for_background_work",
 ]

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from media_pipeline import steps
+from media_pipeline import steps, workflows
 from media_pipeline.local import account, deployment, iam, limits, moto_gaps
 from media_pipeline.local import quotas as quota_rules
 from media_pipeline.pipeline_results import PipelineResults
@@ -91,6 +91,7 @@ class LocalPipeline(account.EmulatedAccount):
         self.endpoint_url: str | None = None
         self.bucket, self.table = account.BUCKET, account.TABLE
         self.state_machine_arn = ""
+        self.express_state_machine_arn = ""
         self.substitutions: dict[str, str] = dict(account.SUBSTITUTIONS)
         self.enforce_iam = enforce_iam
         self.ingest_visibility_timeout = ingest_visibility_timeout  # None: as deployed; tests shorten it
@@ -173,6 +174,8 @@ class LocalPipeline(account.EmulatedAccount):
             "MEDIA_BUCKET": self.bucket, "JOBS_TABLE": self.table, "EVENT_BUS_NAME": "default",
             "UPLOAD_PREFIX": account.UPLOAD_PREFIX, "RESULTS_PREFIX": account.RESULTS_PREFIX,
             "STATE_MACHINE_ARN": f"arn:aws:states:{account.REGION}:{account.ACCOUNT}:stateMachine:{account.STATE_MACHINE_NAME}",
+            "EXPRESS_STATE_MACHINE_ARN":
+                f"arn:aws:states:{account.REGION}:{account.ACCOUNT}:stateMachine:{account.EXPRESS_STATE_MACHINE_NAME}",
             "MAX_MEDIA_BYTES": str(2 * 1024**3), "TRANSCRIBE_LANGUAGE": "auto",
             "BEDROCK_MODEL_ID": MODEL_ID,  # honest: the manifest says the enrichment is extractive
             "ENRICHMENT_MAX_INPUT_TOKENS": "6000", "ENRICHMENT_TOKEN_BUDGET": "200000",
@@ -227,6 +230,7 @@ class LocalPipeline(account.EmulatedAccount):
         moto_gaps.install_task_runner({account.WORKER_FAMILY: self._run_worker})
         moto_gaps.install_capacity(self.quotas, self.faults)
         moto_gaps.install_execution_events()
+        moto_gaps.install_express_executions()  # after install_execution_events: Express sends none
         moto_gaps.install_stop_execution()
         moto_gaps.install_schedules(self.schedule_time_scale)
         moto_gaps.install_message_move_tasks()
@@ -319,13 +323,34 @@ class LocalPipeline(account.EmulatedAccount):
             time.sleep(poll_seconds)
 
     def execution_arn(self, media_id: str) -> str:
+        """The item's execution: an Express one's ARN is in its job record (ingest wrote it), a Standard one's is
+        named by the media id."""
+        recorded = (self.job(media_id) or {}).get("execution_arn", "")
+        if workflows.is_express_execution(recorded):
+            return recorded
         return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{media_id}"
 
+    def execution_status(self, media_id: str) -> str:
+        """RUNNING, SUCCEEDED, FAILED, ...; "" when there is no execution (yet)."""
+        arn = self.execution_arn(media_id)
+        if workflows.is_express_execution(arn):  # no DescribeExecution for Express: what its log says
+            return moto_gaps.express_execution_log(arn)[0]
+        sfn = self.client("stepfunctions")
+        try:
+            return sfn.describe_execution(executionArn=arn)["status"]
+        except sfn.exceptions.ExecutionDoesNotExist:
+            return ""
+
     def history(self, media_id: str) -> list[dict[str, Any]]:
+        """The execution's events: GetExecutionHistory, or for an Express execution (which has none) the events its
+        log group holds."""
+        arn = self.execution_arn(media_id)
+        if workflows.is_express_execution(arn):
+            return moto_gaps.express_execution_log(arn)[1]
         sfn = self.client("stepfunctions")
         try:
             events: list[dict[str, Any]] = []
-            kwargs: dict[str, Any] = {"executionArn": self.execution_arn(media_id), "maxResults": 1000}
+            kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
             while True:
                 page = sfn.get_execution_history(**kwargs)
                 events.extend(page["events"])

@@ -17,6 +17,7 @@ UPLOADS = "<Storage/MediaBucket.Arn>/uploads/*"
 RESULTS = "<Storage/MediaBucket.Arn>/results/*"
 TABLE = "<Storage/JobsTable.Arn>"
 STATE_MACHINE = "<Workflow/StateMachine>"
+EXPRESS_STATE_MACHINE = "<Workflow/ExpressStateMachine>"
 EXECUTIONS = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<Workflow/StateMachine.Name>:*"
 DEFAULT_BUS = "arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:event-bus/default"
 TRANSCRIPTION_JOBS = "arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:transcription-job/media-*"
@@ -65,6 +66,8 @@ CDK_ASSETS = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-${AWS::AccountId}-$
 STEP_FUNCTIONS = ("AnalyzeDocument", "CollectDocumentText", "Enrich", "ExtractMedia", "Finalize", "IdentifyLanguage",
                   "ProbeMedia", "ProcessTranscript", "RedactPii", "StartDocumentAnalysis", "StartTranscription")
 
+EXPRESS_STEP_FUNCTIONS = ("AnalyzeDocument", "CollectDocumentText", "Enrich", "Finalize", "IdentifyLanguage", "RedactPii")
+
 # Role (construct path) -> every grant it holds.
 EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     "IngestRole": lambda_basics("Ingest")
@@ -72,8 +75,10 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
              "<Ingest/Queue.Arn>")  # the SQS event source mapping (CDK's grant)
     | grants("s3:GetObject s3:GetObjectVersion", UPLOADS)
     | grants("s3:PutObject", RESULTS)  # the FAILED manifest of a rejected upload
-    | grants("dynamodb:PutItem dynamodb:UpdateItem", TABLE, leading_keys("MEDIA#"))
+    # GetItem: whether a second delivery's Express execution was started (Express does not deduplicate names)
+    | grants("dynamodb:PutItem dynamodb:GetItem dynamodb:UpdateItem", TABLE, leading_keys("MEDIA#"))
     | grants("states:StartExecution", STATE_MACHINE)
+    | grants("states:StartExecution", EXPRESS_STATE_MACHINE)  # images read synchronously (media_pipeline/workflows.py)
     | grants("events:PutEvents", DEFAULT_BUS),
     "StartTranscriptionRole": lambda_basics("StartTranscription")
     | grants("s3:GetObject", UPLOADS) | grants("s3:GetObject", RESULTS)  # Transcribe reads the audio as the caller
@@ -167,6 +172,12 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
              _condition({"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}))
     | grants("iam:PassRole", "<VideoWorker/TaskDefinition/ExecutionRole.Arn>",
              _condition({"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}})),
+    "Workflow/ExpressStateMachine/Role": grants(
+        "logs:CreateLogDelivery logs:DeleteLogDelivery logs:DescribeLogGroups logs:DescribeResourcePolicies "
+        "logs:GetLogDelivery logs:ListLogDeliveries logs:PutResourcePolicy logs:UpdateLogDelivery "
+        "xray:GetSamplingRules xray:GetSamplingTargets xray:PutTelemetryRecords xray:PutTraceSegments", "*")
+    # Only the functions of the synchronous image route: no waits, no worker.
+    | {("lambda:InvokeFunction", f"<{stem}Function.Arn>", "") for stem in EXPRESS_STEP_FUNCTIONS},
     "AiServices/TextractPublishRole": grants("sns:Publish", "<AiServices/TextractTopic>"),
     "VideoWorker/Vpc/FlowLog/IAMRole": grants(
         "logs:CreateLogStream logs:DescribeLogStreams logs:PutLogEvents", "<VideoWorker/FlowLogs.Arn>"),

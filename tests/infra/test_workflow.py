@@ -6,8 +6,14 @@ from infra.workflow import FUNCTION_SUBSTITUTIONS, SUBSTITUTION_NAMES
 from tests.infra.conftest import ASL_FILE, state_names
 
 
-def _state_machine(synth):
-    return synth.json["Resources"][synth.logical_id(synth.stack.workflow.state_machine)]["Properties"]
+def _state_machine(synth, construct=None):
+    """The Standard state machine (or another one of the stack's)."""
+    construct = construct or synth.stack.workflow.state_machine
+    return synth.json["Resources"][synth.logical_id(construct)]["Properties"]
+
+
+def _express(synth):
+    return _state_machine(synth, synth.stack.workflow.express_state_machine)
 
 
 def _definition_asset(synth) -> Path:
@@ -94,3 +100,56 @@ def test_local_mode_and_deployment_read_the_same_definition(synth):
     local = json.loads(resolve_definition(asl_path().read_text(), {name: f"<{name}>" for name in SUBSTITUTIONS}))
     assert state_names(local) == state_names(deployed)
     assert json.dumps(local).replace("<", "${").replace(">", "}") == json.dumps(deployed)
+
+
+# ---- the Express workflow for images (media_pipeline/workflows.py) -------------------------------------------
+
+def test_the_pipeline_is_a_standard_and_an_express_state_machine(synth):
+    kinds = {logical_id: p["Properties"].get("StateMachineType", "STANDARD")
+             for logical_id, p in synth.resources("AWS::StepFunctions::StateMachine").items()}
+    assert kinds[synth.logical_id(synth.stack.workflow.state_machine)] == "STANDARD"
+    assert kinds[synth.logical_id(synth.stack.workflow.express_state_machine)] == "EXPRESS"
+    assert sorted(kinds.values()) == ["EXPRESS", "STANDARD", "STANDARD"]  # and the backfill (infra/backfill.py)
+
+
+def test_express_logs_everything_to_its_own_encrypted_group_and_is_traced(synth):
+    props = _express(synth)
+    assert props["StateMachineType"] == "EXPRESS"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is True  # its only record: no history
+    log_group_id = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert log_group_id == synth.logical_id(synth.stack.workflow.express_log_group)
+    assert log_group_id != _state_machine(synth)["LoggingConfiguration"]["Destinations"][0][
+        "CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    log_group = synth.json["Resources"][log_group_id]["Properties"]
+    assert "KmsKeyId" in log_group and log_group["RetentionInDays"] == synth.stack.settings.log_retention_days
+    assert log_group["LogGroupName"] == f"/aws/vendedlogs/states/{synth.stack.stack_name}-media-pipeline-express"
+
+
+def test_express_definition_is_derived_from_the_asl_file_with_its_substitutions(synth, asl):
+    from media_pipeline import workflows
+
+    props = _express(synth)
+    expected = workflows.express_definition(asl)
+    assert json.loads(props["DefinitionString"]) == expected  # inline: no asset, the same states
+    used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", props["DefinitionString"]))
+    assert set(props["DefinitionSubstitutions"]) == used
+    assert used == {"AnalyzeDocumentFunctionArn", "CollectDocumentTextFunctionArn", "IdentifyLanguageFunctionArn",
+                    "RedactPiiFunctionArn", "EnrichFunctionArn", "FinalizeFunctionArn"}
+    for name in used:
+        function = FUNCTION_SUBSTITUTIONS[name]
+        assert props["DefinitionSubstitutions"][name] == {
+            "Fn::GetAtt": [synth.logical_id(synth.stack.functions[function]), "Arn"]}
+
+
+def test_ingest_may_start_express_executions_and_knows_the_state_machine(synth):
+    ingest = synth.stack.functions["ingest"]
+    environment = synth.json["Resources"][synth.logical_id(ingest)]["Properties"]["Environment"]["Variables"]
+    assert environment["EXPRESS_STATE_MACHINE_ARN"] == {"Ref": synth.logical_id(synth.stack.workflow.express_state_machine)}
+    role = synth.logical_id(ingest.role)
+    starts = [s for p in synth.resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+              for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "states:StartExecution"]
+    resources = [r for s in starts for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    assert sorted(r["Ref"] for r in resources) == sorted([  # the two state machines' ARNs, nothing wider
+        synth.logical_id(synth.stack.workflow.state_machine), synth.logical_id(synth.stack.workflow.express_state_machine)])

@@ -127,3 +127,48 @@ def test_a_manifest_with_its_cost_matches_the_schema():
     written = manifests.new_manifest(media, status="SUCCEEDED")
     written["cost"] = cost.cost_section(written, cost.count_execution(EVENTS, now=T0 + timedelta(seconds=901)))
     manifests.validate(written)
+
+
+# ---- an Express execution: counted from the runs its steps recorded in the state ---------------------------------
+
+def express_state(*, failed: bool = False) -> dict:
+    run = lambda function, start, ms: {"function": function, "started_ms": int(start * 1000), "elapsed_ms": ms}  # noqa: E731
+    steps = {"document": {"mode": "sync", "lambda_run": run("MediaPipeline-AnalyzeDocumentFunctionAB12-x", 100.0, 1500)}}
+    state = {"media": {"media_id": "m", "workflow": "express"}, "steps": steps}
+    if failed:
+        state["error"] = {"Error": "TextractThrottled", "Cause": "..."}
+        return state
+    steps.update(document_text={"text_key": "k", "lambda_run": run("collect_document_text", 101.6, 200)},
+                 language={"code": "en", "lambda_run": run("identify_language", 101.9, 300)},
+                 pii={"disabled": True, "lambda_run": run("redact_pii", 102.3, 50)},
+                 enrichment={"Error": "EnrichmentFailed", "Cause": "caught: a warning"})
+    return state
+
+
+def test_an_express_execution_is_billed_per_request_and_duration_not_per_transition():
+    count = cost.count_express(express_state(), started=103.0, now=103.4)
+    assert [(run.step, run.memory_mib, run.seconds) for run in count.lambda_runs] == [
+        ("analyze_document", 2048, 1.5), ("collect_document_text", 1024, 0.2), ("identify_language", 512, 0.3),
+        ("redact_pii", 1024, 0.05), ("finalize", 512, 0.4)]
+    assert count.express_seconds == pytest.approx(3.4) and count.transitions == 0
+    assert count.uncounted_runs == 1  # Enrich failed (caught): its run is not in the state
+    section = cost.cost_section({"media_id": "m", "usage": {"textract_pages": 1}}, count)
+    _, price = cost.prices_for("us-east-1")
+    gb_seconds = 0.0625 * 3.4  # 3.4 s in 100 ms units, at 64 MB
+    assert section["units"]["express_gb_seconds"] == pytest.approx(gb_seconds)
+    assert section["orchestration"]["states"] == pytest.approx(
+        price["states"]["express_request"] + gb_seconds * price["states"]["express_gb_second"], abs=1e-8)
+    assert section["units"]["state_transitions"] == 0 and section["units"]["express_requests"] == 1
+    assert section["counted"] == "express_steps" and section["workflow"] == "express"
+    assert "express: 1 failed step run(s) not counted" in section["estimated"]
+
+
+def test_express_duration_rounds_up_to_100_ms():
+    assert cost.express_gb_seconds(0.31) == pytest.approx(0.0625 * 0.4)
+    assert cost.express_gb_seconds(0.3) == pytest.approx(0.0625 * 0.3)
+
+
+def test_a_failed_express_item_counts_what_ran():
+    count = cost.count_express(express_state(failed=True), started=102.0, now=102.2)
+    assert [run.step for run in count.lambda_runs] == ["analyze_document", "finalize"]
+    assert count.uncounted_runs == 1 and count.express_seconds == pytest.approx(2.2)

@@ -83,10 +83,18 @@ def test_a_document_gets_comprehends_best_language(comprehend):
     assert fake.texts == ["Guten Morgen, wie geht es Ihnen?"]
 
 
-def test_comprehend_gets_at_most_100_kb(comprehend):
+def test_comprehend_gets_the_first_5_kb_cut_at_a_character_boundary(comprehend):
     fake = comprehend({"Languages": [{"LanguageCode": "fr", "Score": 0.99}]})
-    assert language.detect("é" * 80_000)["code"] == "fr"  # 160,000 bytes
-    assert len(fake.texts[0].encode("utf-8")) == 100_000 and fake.texts[0] == "é" * 50_000
+    assert language.detect("é" * 80_000)["code"] == "fr"  # 160,000 bytes, no word boundary
+    assert len(fake.texts[0].encode("utf-8")) == 5_000 and fake.texts[0] == "é" * 2_500
+
+
+def test_the_sample_ends_at_a_word_boundary_and_a_short_text_is_sent_whole():
+    words = " ".join(["Sprache"] * 2_000)  # 15,999 bytes
+    sent = language.sample(words)
+    assert len(sent.encode("utf-8")) <= language.SAMPLE_BYTES and sent.split() == ["Sprache"] * len(sent.split())
+    assert len(sent.encode("utf-8")) > language.SAMPLE_BYTES - 10  # the last whole word before the cut
+    assert language.sample("  Guten Morgen.\n") == "Guten Morgen."
 
 
 @pytest.mark.parametrize("steps", [
