@@ -157,6 +157,10 @@ class LocalPipeline(account.EmulatedAccount):
         moto_gaps.uninstall()
         iam.uninstall()
         service_models.install()
+        if self.engines:  # before the emulator's threads: their allocations share two arenas (engines/__init__.py)
+            from media_pipeline.local.engines import limit_allocator_arenas
+
+            limit_allocator_arenas()
         self.on_phase("Starting the AWS emulator")
         if self.mode == "server":
             self._server = moto_gaps.start_server()
