@@ -29,7 +29,9 @@ import time
 from typing import Any, Iterator
 
 _lock = threading.Lock()
-_exclusive = threading.RLock()
+_engine_turn = threading.Condition()
+_engine_busy = False
+_engine_waiting: dict[int, int] = {}  # priority -> callers waiting for their turn
 _libc: Any = None
 _seconds: dict[str, float] = {}
 _calls: dict[str, int] = {}
@@ -92,10 +94,24 @@ def limit_allocator_arenas(arenas: int = 2) -> None:
 
 
 @contextlib.contextmanager
-def exclusive() -> Iterator[None]:
-    """Run one heavy engine (speech, OCR) at a time; return what it freed to the system when it is done."""
-    with _exclusive:
+def exclusive(priority: int = 0) -> Iterator[None]:
+    """Run one heavy engine (speech, OCR) at a time; return what it freed to the system when it is done.
+
+    A waiting caller of higher priority goes first: OCR answers Textract's synchronous call inside a Lambda
+    invocation, whose timeout runs while it waits, whereas a transcription is an asynchronous job."""
+    global _engine_busy
+    with _engine_turn:
+        _engine_waiting[priority] = _engine_waiting.get(priority, 0) + 1
         try:
-            yield
+            _engine_turn.wait_for(lambda: not _engine_busy and not any(
+                count for waiting, count in _engine_waiting.items() if waiting > priority))
         finally:
-            release_free_memory()
+            _engine_waiting[priority] -= 1
+        _engine_busy = True
+    try:
+        yield
+    finally:
+        release_free_memory()
+        with _engine_turn:
+            _engine_busy = False
+            _engine_turn.notify_all()
