@@ -4,6 +4,7 @@ role, each function with its own role, timeout and memory, the ingest queue with
 registry's patterns, the Textract topic, the worker's cluster and task definition, the state machine)."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -143,78 +144,76 @@ class EmulatedAccount:
         raise NotImplementedError
 
     def _build_account(self) -> None:
+        """Every resource created in the emulator's own service backends, as CloudFormation creates a stack's: with
+        the same parameters as the API calls, but without an HTTP request, an SDK client and an authorization per
+        resource (a deployment is not a call that any of the template's roles makes)."""
         env = self.function_environment()
         self._build_roles()
 
-        s3 = self.client("s3")
-        s3.create_bucket(Bucket=self.bucket)
-        s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_bucket_notification_configuration(Bucket=self.bucket,
-                                                 NotificationConfiguration={"EventBridgeConfiguration": {}})
+        s3 = _backend("s3")
+        s3.create_bucket(self.bucket, REGION)
+        s3.put_bucket_versioning(self.bucket, "Enabled")
+        s3.put_bucket_notification_configuration(self.bucket, {"EventBridgeConfiguration": {}})
 
-        ddb = self.client("dynamodb")
-        ddb.create_table(TableName=self.table, BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                    {"AttributeName": "sk", "KeyType": "RANGE"}],
-                         AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
-                                               for n in ("pk", "sk", "owner", "created_at")],
-                         GlobalSecondaryIndexes=[{  # as infra/storage.py: a web user's items, newest first
+        ddb = _backend("dynamodb")
+        ddb.create_table(self.table, billing_mode="PAY_PER_REQUEST", throughput=None, streams=None,
+                         schema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                 {"AttributeName": "sk", "KeyType": "RANGE"}],
+                         attr=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "owner", "created_at")],
+                         global_indexes=[{  # as infra/storage.py: a web user's items, newest first
                              "IndexName": OWNER_INDEX, "Projection": {"ProjectionType": "ALL"},
                              "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"},
-                                           {"AttributeName": "created_at", "KeyType": "RANGE"}]}])
-        ddb.update_time_to_live(TableName=self.table,
-                                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+                                           {"AttributeName": "created_at", "KeyType": "RANGE"}]}],
+                         indexes=[], sse_specification=None, tags=[], deletion_protection_enabled=False,
+                         warm_throughput=None)
+        ddb.update_time_to_live(self.table, {"Enabled": True, "AttributeName": "expires_at"})
 
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:  # the code that runs is the checkout's, by name
-            archive.writestr("README.txt", "handlers run in-process from functions/<name>/handler.py")
-        lam = self.client("lambda")
+        lam = _backend("lambda")
+        code = _placeholder_code()
         for name in FUNCTIONS:
             spec = self.snapshot["functions"][name]  # role, timeout and memory as deployed
-            lam.create_function(FunctionName=name, Runtime="python3.12", Role=self.binding.arn(spec["role"]),
-                                Handler="handler.handler", Code={"ZipFile": code.getvalue()},
-                                Timeout=spec["timeout_seconds"], MemorySize=spec["memory_mib"],
-                                Environment={"Variables": {k: v for k, v in env.items() if not k.startswith("AWS_")}})
+            lam.create_function({"FunctionName": name, "Runtime": "python3.12", "Role": self.binding.arn(spec["role"]),
+                                 "Handler": "handler.handler", "Code": {"ZipFile": code},
+                                 "Timeout": spec["timeout_seconds"], "MemorySize": spec["memory_mib"],
+                                 "Environment": {"Variables": {k: v for k, v in env.items() if not k.startswith("AWS_")}}})
 
-        sqs = self.client("sqs")
+        sqs = _backend("sqs")
         ingest = self.snapshot["queues"]["IngestQueue"]  # visibility timeout and receives as deployed
         [mapping] = [m for m in self.snapshot["event_sources"] if m["function"] == steps.triggered_by(steps.UPLOADS).name]
-        dlq = sqs.create_queue(QueueName=INGEST_DLQ)["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue = sqs.create_queue(QueueName=INGEST_QUEUE, Attributes={
+        dlq_arn = sqs.create_queue(INGEST_DLQ).queue_arn
+        queue_arn = sqs.create_queue(INGEST_QUEUE, **{
             "VisibilityTimeout": str(self.ingest_visibility_timeout or ingest["visibility_timeout_seconds"]),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                         "maxReceiveCount": str(ingest["max_receive_count"])})})["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=mapping["function"], BatchSize=mapping["batch_size"],
-                                        FunctionResponseTypes=["ReportBatchItemFailures"])
+                                         "maxReceiveCount": str(ingest["max_receive_count"])})}).queue_arn
+        lam.create_event_source_mapping({"EventSourceArn": queue_arn, "FunctionName": mapping["function"],
+                                         "BatchSize": mapping["batch_size"],
+                                         "FunctionResponseTypes": ["ReportBatchItemFailures"]})
 
-        events = self.client("events")
-        events.put_rule(Name=UPLOAD_RULE, EventPattern=json.dumps(steps.upload_event_pattern(self.bucket, UPLOAD_PREFIX)))
-        events.put_targets(Rule=UPLOAD_RULE, Targets=[{"Id": "ingest-queue", "Arn": queue_arn}])
-        events.put_rule(Name=TRANSCRIBE_RULE, EventPattern=json.dumps(steps.TRANSCRIBE_EVENT_PATTERN))
+        events = _backend("events")
+        events.put_rule(UPLOAD_RULE, event_pattern=json.dumps(steps.upload_event_pattern(self.bucket, UPLOAD_PREFIX)))
+        events.put_targets(UPLOAD_RULE, None, [{"Id": "ingest-queue", "Arn": queue_arn}])
+        events.put_rule(TRANSCRIBE_RULE, event_pattern=json.dumps(steps.TRANSCRIBE_EVENT_PATTERN))
         callback = steps.triggered_by(steps.TRANSCRIBE_EVENTS).name
-        events.put_targets(Rule=TRANSCRIBE_RULE, Targets=[{"Id": "callback", "Arn": function_arn(callback)}])
+        events.put_targets(TRANSCRIBE_RULE, None, [{"Id": "callback", "Arn": function_arn(callback)}])
 
-        events.put_rule(Name=EXECUTION_ENDED_RULE, EventPattern=json.dumps(steps.execution_ended_pattern(
+        events.put_rule(EXECUTION_ENDED_RULE, event_pattern=json.dumps(steps.execution_ended_pattern(
             f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}")))
         release = function_arn(steps.triggered_by(steps.EXECUTION_EVENTS).name)
-        events.put_targets(Rule=EXECUTION_ENDED_RULE, Targets=[{"Id": "release", "Arn": release}])
-        events.put_rule(Name=CAPACITY_SWEEP_RULE, ScheduleExpression=f"rate({steps.CAPACITY_SWEEP_MINUTES} minutes)")
-        events.put_targets(Rule=CAPACITY_SWEEP_RULE, Targets=[{"Id": "sweep", "Arn": release}])
+        events.put_targets(EXECUTION_ENDED_RULE, None, [{"Id": "release", "Arn": release}])
+        events.put_rule(CAPACITY_SWEEP_RULE, scheduled_expression=f"rate({steps.CAPACITY_SWEEP_MINUTES} minutes)")
+        events.put_targets(CAPACITY_SWEEP_RULE, None, [{"Id": "sweep", "Arn": release}])
 
-        sns = self.client("sns")
-        topic = sns.create_topic(Name=TEXTRACT_TOPIC)["TopicArn"]
-        sns.subscribe(TopicArn=topic, Protocol="lambda",
-                      Endpoint=function_arn(steps.triggered_by(steps.TEXTRACT_TOPIC).name))
+        sns = _backend("sns")
+        topic = sns.create_topic(TEXTRACT_TOPIC, {}, {}).arn
+        sns.subscribe(topic, function_arn(steps.triggered_by(steps.TEXTRACT_TOPIC).name), "lambda")
 
         self._build_worker(env)
 
         standard = asl_path(self.root).read_text(encoding="utf-8")
         definition = resolve_definition(standard, self.substitutions)
-        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
-            name=STATE_MACHINE_NAME, definition=definition, type="STANDARD",
-            roleArn=self.binding.arn(self.snapshot["state_machines"]["WorkflowStateMachine"]["role"]))["stateMachineArn"]
+        self.state_machine_arn = _backend("stepfunctions").create_state_machine(
+            name=STATE_MACHINE_NAME, definition=definition, sm_type="STANDARD",
+            roleArn=self.binding.arn(self.snapshot["state_machines"]["WorkflowStateMachine"]["role"])).arn
         # The Express workflow for images: derived from the same file, as infra/workflow.py deploys it.
         self.express_state_machine_arn = self.client("stepfunctions").create_state_machine(
             name=EXPRESS_STATE_MACHINE_NAME, definition=resolve_definition(workflows.express_text(standard),
@@ -233,22 +232,24 @@ class EmulatedAccount:
 
     def _build_roles(self) -> None:
         """Every role of the template, with its trust policy (its permissions are enforced by `iam`)."""
-        iam_client = self.client("iam")
+        iam_backend = _backend("iam")
         for name, role in self.snapshot["roles"].items():
             trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                              "Principal": {"Service": role["trusted_services"]}}]}
-            iam_client.create_role(RoleName=self.binding.name(name), AssumeRolePolicyDocument=json.dumps(trust))
+            iam_backend.create_role(self.binding.name(name), json.dumps(trust), path=None, permissions_boundary=None,
+                                    description=None, tags=[], max_session_duration=3600)
 
     def _build_worker(self, env: Mapping[str, str]) -> None:
-        ec2 = self.client("ec2")
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as CDK's Vpc; moto needs it
-        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
-        group = ec2.create_security_group(GroupName="media-worker", Description="video worker", VpcId=vpc)["GroupId"]
+        ec2 = _backend("ec2")
+        vpc = ec2.create_vpc("10.0.0.0/16", "default", ipv6_cidr_block_network_border_group=REGION).id
+        ec2.modify_vpc_attribute(vpc, "enable_dns_hostnames", True)  # as CDK's Vpc; moto needs it
+        zone = ec2.describe_availability_zones()[0].name
+        subnets = [ec2.create_subnet(vpc, f"10.0.{i}.0/24", availability_zone=zone).id for i in (1, 2)]
+        group = ec2.create_security_group("media-worker", "video worker", vpc_id=vpc).id
         self.substitutions.update(MediaWorkerSubnet1=subnets[0], MediaWorkerSubnet2=subnets[1],
                                   MediaWorkerSecurityGroupId=group)
-        ecs = self.client("ecs")
-        cluster = ecs.create_cluster(clusterName=CLUSTER)["cluster"]["clusterArn"]
+        ecs = _backend("ecs")
+        cluster = ecs.create_cluster(CLUSTER).arn
         roles = self.snapshot["task_definitions"]["VideoWorkerTaskDefinition"]
         worker_env = {k: v for k, v in env.items() if k in ("JOBS_TABLE", "RESULTS_PREFIX", "AWS_REGION",
                                                              "AWS_DEFAULT_REGION", "POWERTOOLS_SERVICE_NAME",
@@ -256,10 +257,34 @@ class EmulatedAccount:
                                                              "POWERTOOLS_TRACE_DISABLED")
                       or k.startswith("VIDEO_")}
         definition = ecs.register_task_definition(
-            family=WORKER_FAMILY, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="1024",
-            memory="4096", taskRoleArn=self.binding.arn(roles["task_role"]),
-            executionRoleArn=self.binding.arn(roles["execution_role"]), containerDefinitions=[{
-                "name": WORKER_CONTAINER, "image": "media-worker:local", "essential": True, "memory": 4096,
-                "environment": [{"name": k, "value": v} for k, v in sorted(worker_env.items())]}],
-        )["taskDefinition"]["taskDefinitionArn"]
+            WORKER_FAMILY, [{"name": WORKER_CONTAINER, "image": "media-worker:local", "essential": True,
+                             "memory": 4096,
+                             "environment": [{"name": k, "value": v} for k, v in sorted(worker_env.items())]}],
+            network_mode="awsvpc", requires_compatibilities=["FARGATE"], cpu="1024", memory="4096",
+            task_role_arn=self.binding.arn(roles["task_role"]),
+            execution_role_arn=self.binding.arn(roles["execution_role"])).arn
         self.substitutions.update(MediaWorkerClusterArn=cluster, MediaWorkerTaskDefinitionArn=definition)
+
+
+def _backend(service: str) -> Any:
+    """moto's backend of `service` for the emulated account (global services by partition)."""
+    if service == "lambda":  # the backend moto's configuration selects, as its API does (use_docker: False)
+        from moto.awslambda.utils import get_backend as lambda_backend
+
+        return lambda_backend(ACCOUNT, REGION)
+    if service == "stepfunctions":  # likewise: the engine that runs the ASL (execute_state_machine: True)
+        from moto.stepfunctions.responses import get_backend as stepfunctions_backend
+
+        return stepfunctions_backend(ACCOUNT, REGION)
+    from moto.backends import get_backend
+
+    backends = get_backend(service)[ACCOUNT]  # type: ignore[call-overload]
+    return backends["aws"] if service in ("iam", "s3") else backends[REGION]
+
+
+def _placeholder_code() -> str:
+    """The functions' deployment package: the code that runs is the checkout's, by name (base64, as the API takes it)."""
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("README.txt", "handlers run in-process from functions/<name>/handler.py")
+    return base64.b64encode(code.getvalue()).decode()

@@ -239,6 +239,9 @@ def _run_handler(fn: Any, handler: LambdaHandler, event: Any) -> tuple[bytes, bo
     from media_pipeline.local import limits
 
     try:
+        init = getattr(handler, "init", None)
+        if init is not None:  # Lambda's INIT (the function's imports) is not part of the invocation's timeout
+            handler = init()
         result = limits.run_with_timeout(lambda: _call_handler(fn, handler, event, context), context)
     except limits.LambdaTimeout as timeout:
         log.info("function %s timed out after %.2f s", fn.function_name, context.timeout_seconds)

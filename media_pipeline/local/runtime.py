@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from media_pipeline import steps, workflows
-from media_pipeline.local import account, deployment, iam, limits, moto_gaps
+from media_pipeline.local import account, deployment, iam, limits, moto_gaps, service_models
 from media_pipeline.local import quotas as quota_rules
 from media_pipeline.pipeline_results import PipelineResults
 
@@ -46,6 +46,33 @@ def load_handler(name: str, root: Path = account.PROJECT_ROOT) -> Callable[[dict
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module.handler
+
+
+# moto's own settings for the emulated account: EC2's catalogue of public AMIs is not loaded (the account has a VPC
+# for the video worker's tasks and runs no instances), which takes a quarter of a second per start.
+EMULATOR_SETTINGS = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+
+
+class ColdStart:
+    """A function's handler imported on first need, as Lambda's INIT phase does: `init()` imports it (once, whatever
+    the threads), calling it runs the handler. The local runtime starts without importing the functions' modules
+    and initializes them on a background thread; an invocation that comes first initializes its function itself,
+    before its timeout starts (moto_gaps), as INIT is not part of Lambda's invocation timeout."""
+
+    def __init__(self, name: str, root: Path):
+        self.name, self.root = name, root
+        self._handler: Callable[[dict[str, Any], Any], Any] | None = None
+        self._lock = threading.Lock()
+
+    def init(self) -> Callable[[dict[str, Any], Any], Any]:
+        if self._handler is None:
+            with self._lock:
+                if self._handler is None:
+                    self._handler = load_handler(self.name, self.root)
+        return self._handler
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        return self.init()(event, context)
 
 
 @dataclass
@@ -108,6 +135,10 @@ class LocalPipeline(account.EmulatedAccount):
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._clients: dict[str, Any] = {}
+        self._session: Any = None  # one boto3 session for this pipeline's own clients
+        self._handlers: dict[str, ColdStart] = {}
+        self._functions_initialized = threading.Event()  # set once every function's module is imported
+        self._initializer: threading.Thread | None = None
         self.on_phase = on_phase or (lambda text: None)  # what start() is doing, for a progress display
 
     # ---- lifecycle --------------------------------------------------------------------------------------------
@@ -126,6 +157,11 @@ class LocalPipeline(account.EmulatedAccount):
             raise RuntimeError("the step registry, functions/, the ASL and the deployment snapshot disagree:\n- " + "\n- ".join(disagreements))
         moto_gaps.uninstall()
         iam.uninstall()
+        service_models.install()
+        if self.engines:  # before the emulator's threads: their allocations share two arenas (engines/__init__.py)
+            from media_pipeline.local.engines import limit_allocator_arenas
+
+            limit_allocator_arenas()
         self.on_phase("Starting the AWS emulator")
         if self.mode == "server":
             self._server = moto_gaps.start_server()
@@ -135,16 +171,33 @@ class LocalPipeline(account.EmulatedAccount):
 
             self._mock = mock_aws(config=moto_gaps.MOTO_CONFIG)
             self._mock.start()
-        self._set_environment(self.function_environment())
-        self.on_phase("Loading the pipeline's functions and the offline engines")
+        self._set_environment({**EMULATOR_SETTINGS, **self.function_environment()})
+        self.on_phase("Registering the pipeline's functions and the offline engines with the emulator")
         self._install_workarounds()
-        if self.warm_engines and self.engines:
-            threading.Thread(target=warm_engines, name="warm-engines", daemon=True).start()
         self.on_phase("Building the emulated account: bucket, table, queues, rules, roles, state machine, functions")
         self._build_account()
+        # What the first items need next, on a background thread while they are uploaded: the functions' code
+        # (Lambda's INIT) and, when asked for, the engines' models. Each is also loaded by its first use.
+        self._initializer = threading.Thread(target=self._initialize, name="initialize-functions", daemon=True)
+        self._initializer.start()
         return self
 
+    def _initialize(self) -> None:
+        try:
+            for handler in self._handlers.values():
+                try:
+                    handler.init()
+                except Exception:  # noqa: BLE001 - the invocation that needs it gets the same error, as Lambda's INIT
+                    pass
+        finally:
+            self._functions_initialized.set()
+        if self.warm_engines and self.engines:
+            warm_engines()
+
     def stop(self) -> None:
+        if self._initializer is not None:  # the functions' modules import with this pipeline's environment
+            self._functions_initialized.wait(timeout=60)
+            self._initializer = None
         moto_gaps.wait_for_background_work(timeout=10)
         moto_gaps.uninstall()
         iam.uninstall()
@@ -210,14 +263,16 @@ class LocalPipeline(account.EmulatedAccount):
         if service not in self._clients:
             import boto3
 
-            self._clients[service] = boto3.session.Session().client(service, region_name=account.REGION,
-                                                                    endpoint_url=self.endpoint_url)
+            if self._session is None:  # one session: each service's model is loaded once
+                self._session = boto3.session.Session()
+            self._clients[service] = self._session.client(service, region_name=account.REGION,
+                                                          endpoint_url=self.endpoint_url)
         return self._clients[service]
 
     def _install_workarounds(self) -> None:
-        handlers = {name: load_handler(name, self.root) for name in account.FUNCTIONS
-                    if (self.root / "functions" / name / "handler.py").is_file()}
-        moto_gaps.install_lambda_runtime(handlers)
+        self._handlers = {name: ColdStart(name, self.root) for name in account.FUNCTIONS
+                          if (self.root / "functions" / name / "handler.py").is_file()}
+        moto_gaps.install_lambda_runtime(self._handlers)
         moto_gaps.install_task_callbacks()
         moto_gaps.install_event_delivery()
         if self.engines:

@@ -12,15 +12,27 @@
   DetectPiiEntities; the emulated Transcribe's content redaction uses it too.
 
 Engine time is measured (`timings()`), so benchmarks can tell engine time from pipeline overhead.
+
+Memory: speech and OCR run one at a time (`exclusive()`), whatever the items in flight: each already uses every
+core, so running them side by side gains no throughput, while their working memory adds up (OCR of one scanned page
+needs about half a gigabyte for a moment). After each, the memory the C allocator holds free is returned to the
+system (glibc's malloc_trim), and the runtime caps the allocator's per-thread arenas (`limit_allocator_arenas`),
+which otherwise keep the peak of every thread's allocations resident for the life of the process.
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import threading
 import time
-from typing import Iterator
+from typing import Any, Iterator
 
 _lock = threading.Lock()
+_engine_turn = threading.Condition()
+_engine_busy = False
+_engine_waiting: dict[int, int] = {}  # priority -> callers waiting for their turn
+_libc: Any = None
 _seconds: dict[str, float] = {}
 _calls: dict[str, int] = {}
 
@@ -52,3 +64,54 @@ def reset_timings() -> None:
     with _lock:
         _seconds.clear()
         _calls.clear()
+
+
+def _glibc() -> Any:
+    """The C library when it is glibc (mallopt and malloc_trim are glibc's), else None."""
+    global _libc
+    if _libc is None:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc.malloc_trim, libc.mallopt  # noqa: B018 - glibc has both
+            _libc = libc
+        except (OSError, AttributeError):
+            _libc = False
+    return _libc or None
+
+
+def release_free_memory() -> None:
+    """Give the memory the allocator holds free back to the system (a no-op off glibc)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def limit_allocator_arenas(arenas: int = 2) -> None:
+    """At most `arenas` malloc arenas for the threads created from now on (glibc's M_ARENA_MAX; a no-op elsewhere)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+
+
+@contextlib.contextmanager
+def exclusive(priority: int = 0) -> Iterator[None]:
+    """Run one heavy engine (speech, OCR) at a time; return what it freed to the system when it is done.
+
+    A waiting caller of higher priority goes first: OCR answers Textract's synchronous call inside a Lambda
+    invocation, whose timeout runs while it waits, whereas a transcription is an asynchronous job."""
+    global _engine_busy
+    with _engine_turn:
+        _engine_waiting[priority] = _engine_waiting.get(priority, 0) + 1
+        try:
+            _engine_turn.wait_for(lambda: not _engine_busy and not any(
+                count for waiting, count in _engine_waiting.items() if waiting > priority))
+        finally:
+            _engine_waiting[priority] -= 1
+        _engine_busy = True
+    try:
+        yield
+    finally:
+        release_free_memory()
+        with _engine_turn:
+            _engine_busy = False
+            _engine_turn.notify_all()

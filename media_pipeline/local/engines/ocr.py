@@ -13,7 +13,7 @@ import threading
 import uuid
 from typing import Any, Iterator
 
-from media_pipeline.local.engines import timed
+from media_pipeline.local.engines import exclusive, timed
 from media_pipeline.local.moto_gaps import EngineError
 
 MODEL_NAME = "rapidocr PP-OCRv6 (onnxruntime)"
@@ -149,7 +149,7 @@ def _words(text: str, score: float, box: list[list[float]], words: Any) -> list[
 
 def detect_text(document: bytes) -> list[dict[str, Any]]:
     """Textract blocks for every page of an image or PDF."""
-    with timed("ocr"):
+    with exclusive(priority=1), timed("ocr"):  # the engine's own time: not the wait for another item's engine
         blocks: list[dict[str, Any]] = []
         for number, image in enumerate(pages(document), start=1):
             blocks.extend(page_blocks(image, number))
