@@ -55,6 +55,17 @@ def by_key(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {item["key"]: item for item in report["items"]}
 
 
+
+def started_executions(pipeline: LocalPipeline) -> list[str]:
+    """The name of every execution started on the pipeline's two workflows, from the emulator's own record: an
+    Express execution can be neither listed nor described through the API, as in AWS."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    machines = (pipeline.state_machine_arn, pipeline.express_state_machine_arn)
+    backend = stepfunctions_parser_backends[account.ACCOUNT][account.REGION]
+    return [execution.name for machine in backend.state_machines if machine.arn in machines
+            for execution in machine.executions]
+
 def test_backfill_admits_each_object_once_and_admitted_items_succeed(pipeline: LocalPipeline, engines) -> None:
     engines.documents[1] = {1: ["An archived page"]}
     processed = pipeline.upload(image_bytes(("Already here",)), name="archive/processed.png")  # the normal path
@@ -88,9 +99,7 @@ def test_backfill_admits_each_object_once_and_admitted_items_succeed(pipeline: L
         manifest = pipeline.wait(item["media_id"], timeout=120)
         assert manifest["status"] == "SUCCEEDED", manifest.get("error")
         assert manifest["source"]["key"] == item["key"] and manifest["source"]["version_id"] == item["version_id"]
-    executions = pipeline.client("stepfunctions").list_executions(
-        stateMachineArn=pipeline.state_machine_arn, maxResults=1000)["executions"]
-    names = [execution["name"] for execution in executions]
+    names = started_executions(pipeline)  # images run Express: ListExecutions cannot list them
     assert sorted(names) == sorted({*names}) and {item["media_id"] for item in admitted} <= set(names)
     assert pipeline.job(admitted[0]["media_id"])["status"] == "SUCCEEDED"
 
