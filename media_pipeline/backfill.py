@@ -36,7 +36,7 @@ from media_pipeline.aws import client
 from media_pipeline.errors import MediaRejected
 from media_pipeline.ids import media_id_for
 from media_pipeline.jobs import get_job, job_key
-from media_pipeline.media_types import HEAD_BYTES, sniff
+from media_pipeline.media_types import HEAD_BYTES, rejection
 from media_pipeline.reconcile import UploadVersion, resend
 from media_pipeline.settings import settings
 from media_pipeline.storage import reading_upload
@@ -89,20 +89,6 @@ class Outcome:
         return {name: value for name, value in vars(self).items() if value is not None}
 
 
-def rejection(size: int, head: bytes | None = None) -> tuple[str, str] | None:
-    """What ingest rejects at once (functions/ingest: `rejection`), judged before the object is sent."""
-    limit = settings().max_media_bytes
-    if size == 0:
-        return "EMPTY_OBJECT", "the object is empty"
-    if size > limit:
-        return "OBJECT_TOO_LARGE", f"the object has {size} bytes; the limit is {limit}"
-    if head is not None:
-        kind = sniff(head)
-        if kind.media_type == "unknown":
-            return "UNSUPPORTED_MEDIA_TYPE", f"the content is not a supported media type (detected: {kind.format})"
-    return None
-
-
 def _current_version(bucket: str, key: str) -> tuple[str | None, str, bytes, int]:
     """The object's current version id, ETag, first bytes and size (one ranged GET)."""
     with reading_upload(bucket, key):
@@ -145,7 +131,7 @@ def admit(item: dict[str, Any], *, bucket: str, backfill: str) -> Outcome:
     key = item["Key"]
     if not key.startswith(settings().upload_prefix):
         return Outcome(key, REJECTED, f"OUTSIDE_UPLOAD_PREFIX: not under {settings().upload_prefix}")
-    rejected = rejection(int(item.get("Size") or 0))
+    rejected = rejection(int(item.get("Size") or 0), None, settings().max_media_bytes)
     if rejected:
         return Outcome(key, REJECTED, ": ".join(rejected))
     try:
@@ -157,7 +143,7 @@ def admit(item: dict[str, Any], *, bucket: str, backfill: str) -> Outcome:
     if get_job(media_id) is not None:
         found.reason = ALREADY_PROCESSED
         return found
-    rejected = rejection(size, head)
+    rejected = rejection(size, head, settings().max_media_bytes)
     if rejected:
         found.outcome, found.reason = REJECTED, ": ".join(rejected)
         return found

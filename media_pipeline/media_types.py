@@ -98,3 +98,17 @@ def sniff(head: bytes) -> MediaKind:
         if head.startswith(signature):
             return kind
     return MediaKind("unknown", "unrecognized")
+
+
+def rejection(size: int, head: bytes | None, limit: int) -> tuple[str, str] | None:
+    """(reason code, message) for an object ingest refuses at once, before any step runs; None if it is taken.
+    The backfill judges an object the same way before it sends it (without its first bytes: size only)."""
+    if size == 0:
+        return "EMPTY_OBJECT", "the object is empty"
+    if size > limit:
+        return "OBJECT_TOO_LARGE", f"the object has {size} bytes; the limit is {limit}"
+    if head is not None:
+        kind = sniff(head)
+        if kind.media_type == "unknown":
+            return "UNSUPPORTED_MEDIA_TYPE", f"the content is not a supported media type (detected: {kind.format})"
+    return None

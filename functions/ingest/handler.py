@@ -16,7 +16,7 @@ from media_pipeline.contract import MediaItem, PipelineState, Steps
 from media_pipeline.errors import MediaRejected
 from media_pipeline.ids import media_id_for
 from media_pipeline.manifest import new_manifest
-from media_pipeline.media_types import HEAD_BYTES, sniff
+from media_pipeline.media_types import HEAD_BYTES, rejection, sniff
 from media_pipeline.observability import logger, metrics, pipeline_handler
 from media_pipeline.results import publish
 from media_pipeline.settings import settings
@@ -41,18 +41,6 @@ def uploads_in(body: dict[str, Any]) -> list[dict[str, Any]]:
                         "version_id": s3["object"].get("versionId"), "etag": s3["object"].get("eTag"),
                         "size": s3["object"].get("size")})
     return uploads  # s3:TestEvent and other messages announce nothing
-
-
-def rejection(size: int, head: bytes) -> tuple[str, str] | None:
-    limit = settings().max_media_bytes
-    if size == 0:
-        return "EMPTY_OBJECT", "the uploaded object is empty"
-    if size > limit:
-        return "OBJECT_TOO_LARGE", f"the object has {size} bytes; the limit is {limit}"
-    kind = sniff(head)
-    if kind.media_type == "unknown":
-        return "UNSUPPORTED_MEDIA_TYPE", f"the content is not a supported media type (detected: {kind.format})"
-    return None
 
 
 def upload_key(raw_key: str) -> str:
@@ -88,7 +76,7 @@ def ingest_upload(upload: dict[str, Any]) -> dict[str, Any]:
     kind = sniff(first_bytes)
     media = MediaItem(media_id=media_id, bucket=bucket, key=key, version_id=version_id, etag=etag, size=size,
                       media_type=kind.media_type, detected_format=kind.format, source=s3_uri(bucket, key))
-    rejected = rejection(size, first_bytes)
+    rejected = rejection(size, first_bytes, settings().max_media_bytes)
     if rejected:
         return _reject(media, *rejected)
     # Without an Express state machine (a deployment that has none configured) every item runs Standard.
