@@ -44,7 +44,7 @@ class Operations(Construct):
     """The dashboard and the alarms; `self.alarms` by name, `self.topic` for the notifications."""
 
     def __init__(self, scope: Construct, construct_id: str, *, state_machine: sfn.IStateMachine,
-                 functions: Mapping[str, lambda_.IFunction], dead_letter_queues: Mapping[str, sqs.IQueue],
+                 express_state_machine: sfn.IStateMachine, functions: Mapping[str, lambda_.IFunction], dead_letter_queues: Mapping[str, sqs.IQueue],
                  dead_letter_alarms: Mapping[str, cw.Alarm], bedrock_model_id: str,
                  thresholds: AlarmThresholds = AlarmThresholds(), retain_data: bool = True) -> None:
         super().__init__(scope, construct_id)
@@ -81,9 +81,11 @@ class Operations(Construct):
             self.alarms[name] = dead_letter_alarm
         timed_out = self.item_metric("ItemFailures", Duration.minutes(5), reason_code=TIMEOUT_CODE)
         self._alarm("StuckExecutions", cw.MathExpression(
-            expression="FILL(tasks, 0) + FILL(executions, 0)", label="timed-out tasks and executions",
+            expression="FILL(tasks, 0) + FILL(executions, 0) + FILL(express, 0)",
+            label="timed-out tasks and executions (Standard, and Express past its 5 minutes)",
             period=Duration.minutes(5),
             using_metrics={"tasks": timed_out, "executions": state_machine.metric_timed_out(
+                period=Duration.minutes(5), statistic="Sum"), "express": express_state_machine.metric_timed_out(
                 period=Duration.minutes(5), statistic="Sum")}),
             threshold=thresholds.stuck_executions, evaluation_periods=1,
             description="An item waited past its task timeout (a callback that never came) or an execution timed "
@@ -115,7 +117,9 @@ class Operations(Construct):
                 for name in latency_functions]),
             cw.GraphWidget(title="Item time in the state machine p50 / p95 (ms)", width=8, left=[
                 state_machine.metric_time(statistic="p50", period=period, label="p50"),
-                state_machine.metric_time(statistic="p95", period=period, label="p95")]),
+                state_machine.metric_time(statistic="p95", period=period, label="p95"),
+                express_state_machine.metric_time(statistic="p50", period=period, label="images (Express) p50"),
+                express_state_machine.metric_time(statistic="p95", period=period, label="images (Express) p95")]),
         )
         self.dashboard.add_widgets(
             cw.GraphWidget(title="AI-service throttles", width=8, left=[

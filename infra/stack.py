@@ -163,7 +163,8 @@ class MediaPipelineStack(Stack):
 
         # --- the dashboard and the alarms (docs/operations.md) ---------------------------------------------
         operations = Operations(
-            self, "Operations", state_machine=state_machine, functions=fn, bedrock_model_id=settings.bedrock_model_id,
+            self, "Operations", state_machine=state_machine, express_state_machine=workflow.express_state_machine,
+            functions=fn, bedrock_model_id=settings.bedrock_model_id,
             retain_data=settings.retain_data,
             dead_letter_queues={"Ingest": ingest.dead_letter_queue,
                                 "TranscribeCallback": ai.transcribe_dead_letter_queue,

@@ -31,6 +31,8 @@ def test_the_dashboard_shows_items_failures_latency_throttles_dead_letters_and_c
     assert 'SEARCH(\'{MediaPipeline,service,media_type,status} MetricName=\\"Items\\"\', \'Sum\', 900)' in text
     assert 'SEARCH(\'{MediaPipeline,service,reason_code} MetricName=\\"ItemFailures\\"\', \'Sum\', 900)' in text
     assert 'SEARCH(\'{MediaPipeline,service,media_type} MetricName=\\"ItemCost\\"\', \'Sum\', 3600)' in text
+    times = found["Item time in the state machine p50 / p95 (ms)"]["properties"]["metrics"]
+    assert [m[-1]["label"] for m in times] == ["p50", "p95", "images (Express) p50", "images (Express) p95"]
     p95 = found["Step latency p95 (ms)"]["properties"]["metrics"]
     assert len(p95) == 12 and all(m[-1]["stat"] == "p95" and m[1] == "Duration" for m in p95)  # the item's steps and ingest
     throttles = json.dumps(found["AI-service throttles"]["properties"]["metrics"])
@@ -74,6 +76,10 @@ def test_stuck_executions_alarm_on_timed_out_tasks_and_executions(synth):
     assert props["Threshold"] == 1
     stats = {m["Id"]: m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m}
     assert stats["executions"]["MetricName"] == "ExecutionsTimedOut" and stats["executions"]["Namespace"] == "AWS/States"
+    assert stats["express"]["MetricName"] == "ExecutionsTimedOut"  # an image's Express execution past 5 minutes
+    machines = {stats[k]["Dimensions"][0]["Value"]["Ref"] for k in ("executions", "express")}
+    assert machines == {synth.logical_id(synth.stack.workflow.state_machine),
+                        synth.logical_id(synth.stack.workflow.express_state_machine)}
     assert {"Name": "reason_code", "Value": "TIMEOUT"} in stats["tasks"]["Dimensions"]
 
 
