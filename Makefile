@@ -76,7 +76,9 @@ iam-report: setup  ## per role: calls the handler and workflow tests made, denia
 	MEDIA_PIPELINE_IAM_LOG=$(CURDIR)/.cache/iam-decisions.jsonl $(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests/functions tests/workflow tests/local
 	$(PY) -m media_pipeline.local.iam_report --log .cache/iam-decisions.jsonl
 
-bench: setup  ## benchmarks: offline pipeline overhead and the video worker's memory
+bench: setup  ## benchmarks: offline start-up, a 40-item batch, per-item overhead, the video worker's memory
+	$(PY) benchmarks/startup.py
+	$(PY) benchmarks/batch.py --items 40
 	$(PY) benchmarks/local_pipeline.py
 	$(PY) benchmarks/video_worker.py
 
