@@ -8,6 +8,7 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 |-----------------------------------------------------------------|--------------------------------------------------------|
 | Lambda Invoke without Docker only echoes the payload            | `install_lambda_runtime`: registered Python handlers   |
 | EventBridge rules cannot target Lambda or Step Functions        | `install_event_delivery`: both delivered               |
+| A DISABLED EventBridge rule still delivers every match          | `install_event_delivery`: a disabled rule delivers none|
 | Transcribe writes no transcript and emits no event              | `install_ai_engines(transcribe=...)`                   |
 | Textract answers with no blocks; ignores JobTag, idempotency    | `install_ai_engines(textract=...)`                     |
 | bedrock-runtime has no Converse                                 | `install_ai_engines(bedrock=...)`                      |
@@ -47,8 +48,8 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | Presigned URLs never expire                                     | `install_presigned_url_expiry`: 403 once expired       |
 | Distributed Map: the parser rejects ItemBatcher, Tolerated-     | `install_distributed_map`: batches, tolerance, result  |
 | FailurePercentage/Count, ExecutionType EXPRESS; the first failed| files as AWS writes them; the children need            |
-| child fails the run; ResultWriter lists no result file; no IAM  | StartExecution/DescribeExecution/StopExecution         |
-| check for the children; ItemReader listObjectsV2 reads the first| StartExecution/DescribeExecution/StopExecution; every  |
+| child fails the run; ResultWriter lists no result file; no IAM  | StartExecution/DescribeExecution/StopExecution; every  |
+| check for the children; ItemReader listObjectsV2 reads the first|                                                        |
 | page only (1,000 objects), fails on an empty prefix, gives      | page listed, items as AWS lists them (`Etag`, epoch    |
 | boto3's shape (`ETag`, a datetime: not JSON)                    | `LastModified`)                                        |
 
@@ -388,6 +389,8 @@ def install_event_delivery() -> None:
     send_to_targets = _patch(Rule, "send_to_targets", None)
 
     def deliver(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        if self.state != "ENABLED":  # a disabled rule matches nothing (moto delivers anyway)
+            return
         if getattr(self, "scheduled_expression", None) and not self.event_pattern.get_pattern():
             # A schedule rule receives its own "Scheduled Event" only; moto's empty pattern would match every event.
             if self.arn not in (original_event.get("resources") or []):

@@ -266,6 +266,41 @@ def test_eventbridge_delivers_to_lambda_and_state_machines(patched: None) -> Non
     assert execution_input["source"] == "app"
 
 
+def queue_rule(name: str) -> str:
+    """A rule (source "app") whose target is a new queue; the queue's URL."""
+    sqs = client("sqs")
+    queue = sqs.create_queue(QueueName=f"{name}-target")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    put_rule(name, {"source": ["app"]}, queue_arn)
+    return queue
+
+
+def messages_in(queue: str) -> int:
+    attributes = client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def test_gap_a_disabled_rule_still_delivers(plain: None) -> None:
+    queue = queue_rule("switched-off")
+    client("events").disable_rule(Name="switched-off")
+    client("events").put_events(Entries=[{"Source": "app", "DetailType": "x", "Detail": "{}"}])
+    assert messages_in(queue) == 1
+
+
+def test_a_disabled_rule_delivers_nothing_until_enabled_again(patched: None) -> None:
+    moto_gaps.install_event_delivery()
+    queue = queue_rule("switched-off")
+    events = client("events")
+    events.disable_rule(Name="switched-off")
+    events.put_events(Entries=[{"Source": "app", "DetailType": "x", "Detail": "{}"}])
+    assert messages_in(queue) == 0
+    events.enable_rule(Name="switched-off")
+    events.put_events(Entries=[{"Source": "app", "DetailType": "y", "Detail": "{}"}])
+    assert messages_in(queue) == 1
+    body = json.loads(client("sqs").receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+    assert body["detail-type"] == "y"
+
+
 def make_upload_path(ingest: Callable[[dict[str, Any], Any], Any]) -> str:
     """Bucket with EventBridge notifications → rule (prefix uploads/) → SQS (with DLQ) → function."""
     s3, sqs = client("s3"), client("sqs")
