@@ -174,25 +174,19 @@ class Web(Construct):
         nag.acknowledge(self.distribution, "AwsSolutions-CFR1",
                         "The page is a static sign-in page for the deployment's users, with no content restricted by "
                         "country")
-        nag.acknowledge(self.distribution, "AwsSolutions-CFR2",
-                        "The distribution serves a static page only (the API has its own throttling and a JWT "
-                        "authorizer); attach a WAF web ACL for a public deployment")
-        nag.acknowledge(self.distribution, "AwsSolutions-CFR3",
-                        "Static page only: S3 server access logs record every origin read, and the API's access log "
-                        "records every request that reads or changes data")
-        nag.acknowledge(self.distribution, "AwsSolutions-CFR4",
-                        "The default CloudFront certificate (*.cloudfront.net) allows TLSv1; a custom domain with its "
-                        "own certificate applies TLS_V1_2_2021")
-        # The same decisions as checkov names them (infra/checkov.py).
-        checkov.skip(self.distribution, "CKV_AWS_68",
-                     "The distribution serves a static page only (the API has its own throttling and a JWT "
-                     "authorizer); attach a WAF web ACL for a public deployment")
-        checkov.skip(self.distribution, "CKV_AWS_86",
-                     "Static page only: S3 server access logs record every origin read, and the API's access log "
-                     "records every request that reads or changes data")
-        checkov.skip(self.distribution, "CKV_AWS_174",
-                     "The default CloudFront certificate (*.cloudfront.net) allows TLSv1; a custom domain with its "
-                     "own certificate applies TLS_V1_2_2021")
+        # The same three decisions as cdk-nag and as checkov (infra/checkov.py) name them.
+        for nag_rule, checkov_id, reason in (
+                ("AwsSolutions-CFR2", "CKV_AWS_68",
+                 "The distribution serves a static page only (the API has its own throttling and a JWT authorizer); "
+                 "attach a WAF web ACL for a public deployment"),
+                ("AwsSolutions-CFR3", "CKV_AWS_86",
+                 "Static page only: S3 server access logs record every origin read, and the API's access log "
+                 "records every request that reads or changes data"),
+                ("AwsSolutions-CFR4", "CKV_AWS_174",
+                 "The default CloudFront certificate (*.cloudfront.net) allows TLSv1; a custom domain with its own "
+                 "certificate applies TLS_V1_2_2021")):
+            nag.acknowledge(self.distribution, nag_rule, reason)
+            checkov.skip(self.distribution, checkov_id, reason)
         checkov.skip(self.page_bucket, "CKV_AWS_21",
                      "The page bucket holds a copy of web/ that every deploy replaces whole (BucketDeployment "
                      "prunes it); the page's history is the repository's")

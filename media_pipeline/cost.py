@@ -180,15 +180,9 @@ def execution_history(execution_arn: str) -> list[dict[str, Any]]:
     """Every event of an execution (GetExecutionHistory, all pages)."""
     from media_pipeline.aws import client
 
-    sfn = client("stepfunctions")
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
+    pages = client("stepfunctions").get_paginator("get_execution_history").paginate(
+        executionArn=execution_arn, PaginationConfig={"PageSize": 1000})
+    return [event for page in pages for event in page["events"]]
 
 
 # ---- counting an Express execution from the steps' own runs --------------------------------------------------------

@@ -404,14 +404,9 @@ class LocalPipeline(account.EmulatedAccount):
             return moto_gaps.express_execution_log(arn)[1]
         sfn = self.client("stepfunctions")
         try:
-            events: list[dict[str, Any]] = []
-            kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-            while True:
-                page = sfn.get_execution_history(**kwargs)
-                events.extend(page["events"])
-                if not page.get("nextToken"):
-                    return events
-                kwargs["nextToken"] = page["nextToken"]
+            pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn,
+                                                                        PaginationConfig={"PageSize": 1000})
+            return [event for page in pages for event in page["events"]]
         except sfn.exceptions.ExecutionDoesNotExist:
             return []
 

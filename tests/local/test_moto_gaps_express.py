@@ -13,26 +13,13 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from media_pipeline.local import moto_gaps
+from tests.local.test_moto_gaps import _credentials, plain
 from tests.waiting import until
+
+__all__ = ["_credentials", "plain"]  # the fixtures this module shares with test_moto_gaps (pyflakes)
 
 REGION = "us-east-1"
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": {"ok": True}, "End": True}}})
-
-
-@pytest.fixture(autouse=True)
-def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
-@pytest.fixture
-def plain() -> Any:
-    moto_gaps.uninstall()
-    with mock_aws(config=moto_gaps.MOTO_CONFIG):
-        yield
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -14,6 +14,7 @@ from media_pipeline import backfill, cli
 from media_pipeline.local import account
 from media_pipeline.local.runtime import LocalPipeline
 from tests.document_factory import image_bytes
+from tests.upload_events import upload_rule_disabled
 
 ARCHIVE = f"{account.UPLOAD_PREFIX}archive/"
 NEW_IMAGES = 27
@@ -39,18 +40,6 @@ def run_backfill(prefix: str = ARCHIVE) -> dict[str, Any]:
     return json.loads(out)
 
 
-@contextlib.contextmanager
-def archive_without_events(pipeline: LocalPipeline) -> Iterator[None]:
-    """Objects put while the upload rule has no target: an archive that predates the pipeline (no event, no job)."""
-    events = pipeline.client("events")
-    targets = events.list_targets_by_rule(Rule=account.UPLOAD_RULE)["Targets"]
-    events.remove_targets(Rule=account.UPLOAD_RULE, Ids=[t["Id"] for t in targets])
-    try:
-        yield
-    finally:
-        events.put_targets(Rule=account.UPLOAD_RULE, Targets=targets)
-
-
 def by_key(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {item["key"]: item for item in report["items"]}
 
@@ -71,7 +60,7 @@ def test_backfill_admits_each_object_once_and_admitted_items_succeed(pipeline: L
     processed = pipeline.upload(image_bytes(("Already here",)), name="archive/processed.png")  # the normal path
     assert pipeline.wait(processed.media_id, timeout=60)["status"] == "SUCCEEDED"
     s3 = pipeline.client("s3")
-    with archive_without_events(pipeline):
+    with upload_rule_disabled(pipeline):
         for index in range(NEW_IMAGES):
             s3.put_object(Bucket=pipeline.bucket, Key=f"{ARCHIVE}scan-{index:02d}.png",
                           Body=image_bytes((f"Archived page {index}",)))
@@ -116,7 +105,7 @@ def test_a_second_backfill_skips_what_the_first_admitted_before_ingest_records_i
     prefix = f"{account.UPLOAD_PREFIX}twice/"
     sqs = pipeline.client("sqs")
     queue = pipeline.binding.ref("IngestQueue")
-    with archive_without_events(pipeline):
+    with upload_rule_disabled(pipeline):
         for index in range(3):
             pipeline.client("s3").put_object(Bucket=pipeline.bucket, Key=f"{prefix}{index}.png",
                                              Body=image_bytes((f"Twice {index}",)))

@@ -15,6 +15,7 @@ from media_pipeline.local import account, iam, moto_gaps
 from media_pipeline.local.runtime import LocalPipeline
 from tests.media_factory import wav_bytes
 from tests.workflow.conftest import TRANSCRIPT
+from tests.upload_events import upload_rule_disabled
 from tests.waiting import until
 
 
@@ -56,18 +57,6 @@ def ended_executions(pipeline: LocalPipeline, media_id: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def lost_events(pipeline: LocalPipeline) -> Iterator[None]:
-    """The upload rule without its target: S3's events go nowhere (a lost event)."""
-    events = pipeline.client("events")
-    targets = events.list_targets_by_rule(Rule=account.UPLOAD_RULE)["Targets"]
-    events.remove_targets(Rule=account.UPLOAD_RULE, Ids=[t["Id"] for t in targets])
-    try:
-        yield
-    finally:
-        events.put_targets(Rule=account.UPLOAD_RULE, Targets=targets)
-
-
-@contextlib.contextmanager
 def without_grant(pipeline: LocalPipeline, function: str, action: str) -> Iterator[None]:
     """A fault: the function's role loses one action (as if a deployment dropped the grant), then gets it back."""
     principal = iam.principal_for(pipeline.binding.arn(pipeline.snapshot["functions"][function]["role"]))
@@ -81,7 +70,7 @@ def without_grant(pipeline: LocalPipeline, function: str, action: str) -> Iterat
 
 
 def test_a_lost_upload_event_is_sent_through_ingest_again(pipeline, engines):
-    with lost_events(pipeline):
+    with upload_rule_disabled(pipeline):
         upload = pipeline.upload(wav_bytes(0.3), name="lost-event.wav")
         moto_gaps.wait_for_background_work(timeout=5)
     assert pipeline.job(upload.media_id) is None  # nothing saw it
@@ -149,7 +138,7 @@ def test_a_stopped_execution_gets_a_failed_manifest_and_running_items_are_left_a
 
 
 def test_dry_run_changes_nothing_and_young_uploads_wait_for_the_grace_period(pipeline, engines):
-    with lost_events(pipeline):
+    with upload_rule_disabled(pipeline):
         upload = pipeline.upload(wav_bytes(0.3), name="dry-run.wav")
         moto_gaps.wait_for_background_work(timeout=5)
 
