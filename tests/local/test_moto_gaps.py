@@ -275,11 +275,6 @@ def queue_rule(name: str) -> str:
     return queue
 
 
-def messages_in(queue: str) -> int:
-    attributes = client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
-    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
-
-
 def test_gap_a_disabled_rule_still_delivers(plain: None) -> None:
     queue = queue_rule("switched-off")
     client("events").disable_rule(Name="switched-off")
