@@ -4,11 +4,12 @@ reads too; a test keeps the registry, the function folders and the ASL in step."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -72,25 +73,12 @@ class Workflow(Construct):
         # The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy from growing per log group.
         self.log_group = observability.log_group(
             self, "Logs", name=f"/aws/vendedlogs/states/{stack.stack_name}-media-pipeline")
-        self.state_machine = sfn.StateMachine(
-            self, "StateMachine",
-            comment="Media pipeline: one execution per uploaded item",
-            # The file itself becomes an asset (DefinitionS3Location): what is deployed is byte for byte the
-            # file the local mode and the workflow tests run.
-            definition_body=sfn.DefinitionBody.from_file(str(definition_file)),
-            definition_substitutions=substitutions,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            tracing_enabled=True,
-        )
-        nag.acknowledge(self.state_machine.role, "AwsSolutions-IAM5[Resource::*]",
-                        "CloudWatch Logs delivery actions (logs:CreateLogDelivery, ...) that Step Functions logging "
-                        f"needs support no resource-level permissions; {nag.XRAY_REASON}")
-        # The ASL calls the unqualified function ARNs: no version or alias wildcard is needed.
-        self.state_machine.add_to_role_policy(iam.PolicyStatement(
-            actions=["lambda:InvokeFunction"],
-            resources=sorted({functions[function].function_arn for function in FUNCTION_SUBSTITUTIONS.values()}),
-        ))
+        # The file itself becomes an asset (DefinitionS3Location): what is deployed is byte for byte the file the
+        # local mode and the workflow tests run.
+        self.state_machine = self._state_machine(
+            "StateMachine", "Media pipeline: one execution per uploaded item",
+            sfn.DefinitionBody.from_file(str(definition_file)), substitutions, sfn.StateMachineType.STANDARD,
+            self.log_group, functions, FUNCTION_SUBSTITUTIONS.values())
         # ecs:runTask.waitForTaskToken needs RunTask and PassRole only (no managed rule, unlike .sync).
         self.state_machine.add_to_role_policy(iam.PolicyStatement(
             actions=["ecs:RunTask"],
@@ -110,24 +98,31 @@ class Workflow(Construct):
                                     if "${" + name + "}" in express_text})
         self.express_log_group = observability.log_group(
             self, "ExpressLogs", name=f"/aws/vendedlogs/states/{stack.stack_name}-media-pipeline-express")
-        self.express_state_machine = sfn.StateMachine(
-            self, "ExpressStateMachine",
-            comment="Media pipeline, images read synchronously: one Express execution per item",
-            definition_body=sfn.DefinitionBody.from_string(express_text),
-            definition_substitutions={name: value for name, value in substitutions.items()
-                                      if "${" + name + "}" in express_text},
-            state_machine_type=sfn.StateMachineType.EXPRESS,
-            logs=sfn.LogOptions(destination=self.express_log_group, level=sfn.LogLevel.ALL,
-                                include_execution_data=True),
+        self.express_state_machine = self._state_machine(
+            "ExpressStateMachine", "Media pipeline, images read synchronously: one Express execution per item",
+            sfn.DefinitionBody.from_string(express_text),
+            {name: value for name, value in substitutions.items() if "${" + name + "}" in express_text},
+            sfn.StateMachineType.EXPRESS, self.express_log_group, functions, express_functions)
+
+    def _state_machine(self, construct_id: str, comment: str, body: sfn.DefinitionBody,
+                       substitutions: dict[str, str], kind: sfn.StateMachineType, log_group: logs.ILogGroup,
+                       functions: Mapping[str, lambda_.IFunction], invoked: Iterable[str]) -> sfn.StateMachine:
+        """A state machine logging everything (with the data) to its own group, traced, allowed to invoke `invoked`
+        only (the ASL calls the unqualified function ARNs: no version or alias wildcard is needed)."""
+        machine = sfn.StateMachine(
+            self, construct_id, comment=comment, definition_body=body, definition_substitutions=substitutions,
+            state_machine_type=kind,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
         )
-        nag.acknowledge(self.express_state_machine.role, "AwsSolutions-IAM5[Resource::*]",
+        nag.acknowledge(machine.role, "AwsSolutions-IAM5[Resource::*]",
                         "CloudWatch Logs delivery actions (logs:CreateLogDelivery, ...) that Step Functions logging "
                         f"needs support no resource-level permissions; {nag.XRAY_REASON}")
-        self.express_state_machine.add_to_role_policy(iam.PolicyStatement(
+        machine.add_to_role_policy(iam.PolicyStatement(
             actions=["lambda:InvokeFunction"],
-            resources=[functions[function].function_arn for function in express_functions],
+            resources=sorted({functions[function].function_arn for function in invoked}),
         ))
+        return machine
 
     def grant_start_executions(self, grantee: iam.IGrantable) -> None:
         """StartExecution on both state machines (ingest starts each item in one of them)."""

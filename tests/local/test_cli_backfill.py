@@ -16,12 +16,7 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def stack(aws_env: dict[str, str]):
     with mock_aws():
         def create(name: str, outputs: dict[str, str]) -> None:
             template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
