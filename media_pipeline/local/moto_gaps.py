@@ -52,6 +52,12 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | check for the children; ItemReader listObjectsV2 reads the first|                                                        |
 | page only (1,000 objects), fails on an empty prefix, gives      | page listed, items as AWS lists them (`Etag`, epoch    |
 | boto3's shape (`ETag`, a datetime: not JSON)                    | `LastModified`)                                        |
+| Speed (no answer changes): Step Functions builds a boto3 client | `install_speedups`: one client kept per service and    |
+| per call and parses the ASL per execution; GetExecutionHistory  | region, the parsed program per definition (heap keys   |
+| walks the model for every member of every event; the server    | set atomically), the history written directly, the     |
+| lists moto's folder per request; werkzeug closes every          | list kept; table writes wake waiters;                  |
+| connection (a TCP connection and a thread per request)          | `install_direct_requests`: in-process callers skip the |
+|                                                                 | socket (tests/local/test_moto_gaps_speed.py)           |
 
 Everything here patches moto's models or response classes (never the pipeline's handlers), so the code that runs
 in AWS runs unchanged against the emulator. Each install_* call is idempotent; `uninstall()` restores moto.
@@ -130,6 +136,8 @@ def uninstall() -> None:
             else:
                 setattr(owner, attr, own)
         _patches.clear()
+        _programs.clear()
+        _sfn_clients.clear()
         _handlers.clear()
         _sandboxes.clear()
         _engines.clear()
@@ -1914,6 +1922,300 @@ def install_presigned_url_expiry() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Speed: moto's own per-call costs, removed without changing any answer.
+# --------------------------------------------------------------------------------------------------------------
+
+_PROGRAMS_KEPT = 16
+_programs: dict[str, Any] = {}  # definition text -> parsed program (the newest _PROGRAMS_KEPT)
+_sfn_clients: dict[tuple[Any, ...], Any] = {}
+
+
+class _Changes:
+    """Writes to emulated tables, for waiters that would otherwise poll (`wait_for_change`)."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.sequence = 0
+        self.keys: dict[str, int] = {}  # the key written ("MEDIA#<id>") -> the sequence of its last write
+
+    def touch(self, key: str) -> None:
+        with self.condition:
+            self.sequence += 1
+            self.keys[key] = self.sequence
+            self.condition.notify_all()
+
+
+_changes = _Changes()
+
+
+def change_sequence() -> int:
+    """How many table writes the emulator has served: pass it to `wait_for_change`."""
+    with _changes.condition:
+        return _changes.sequence
+
+
+def wait_for_change(after: int, key: str | None = None, timeout: float = 1.0) -> int:
+    """Block until a table write after sequence `after` (to the item whose partition key is `key`, if given), or
+    until the timeout; returns the sequence now. Waiters call this instead of sleeping between reads: they wake at
+    once when the item they wait for is written, and the emulator serves no reads in between."""
+    deadline = time.monotonic() + timeout
+    with _changes.condition:
+        while True:
+            written = _changes.keys.get(key, 0) if key is not None else _changes.sequence
+            remaining = deadline - time.monotonic()
+            if written > after or remaining <= 0:
+                return _changes.sequence
+            _changes.condition.wait(remaining)
+
+
+def _partition_key(item: Any) -> str | None:
+    """The string partition key of a DynamoDB key or item in its wire form ({"pk": {"S": "MEDIA#..."}})."""
+    if isinstance(item, Mapping):
+        for value in item.values():
+            if isinstance(value, Mapping) and isinstance(value.get("S"), str):
+                return value["S"]
+    return None
+
+
+def history_json(output: Mapping[str, Any]) -> dict[str, Any]:
+    """GetExecutionHistory's output as moto's serializer writes it, without walking the model for every member of
+    every event: members that are None left out, each event's timestamp (the shape's one timestamp member, an ISO
+    string in moto's events) in epoch seconds."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {key: plain(item) for key, item in value.items() if item is not None}
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        return value
+
+    events = []
+    for event in output.get("events") or []:
+        event = plain(event)
+        if "timestamp" in event:
+            event["timestamp"] = _epoch(event["timestamp"])
+        events.append(event)
+    return {**plain({k: v for k, v in output.items() if k != "events"}), "events": events}
+
+
+def _epoch(value: Any) -> Any:
+    if isinstance(value, str):
+        value = _dt.datetime.fromisoformat(value)
+    if not isinstance(value, _dt.datetime):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    seconds = round(value.timestamp(), 3)
+    return int(seconds) if seconds == int(seconds) else seconds
+
+
+def install_speedups() -> None:
+    """moto's own costs, which AWS has no counterpart of, removed without changing any answer (docs/local-mode.md,
+    "Speed"). They are most of the emulator's time per item:
+
+    - Step Functions builds a new boto3 client, and opens a new connection, for every Lambda invocation and
+      service integration: one client per (service, region, endpoint) is kept (boto3 clients are thread-safe);
+    - Step Functions parses the definition with ANTLR for every execution: the parsed program is kept per
+      definition text. A program holds no execution's state (a Map's iterations already share one); its components'
+      heap keys (retry counters in each execution's own heap) are set atomically so that sharing cannot race;
+    - the server lists moto's package folder on disk for every request it routes: listed once;
+    - a write to a table wakes whoever waits for it (`wait_for_change`), so the local runtime need not poll.
+    """
+    import moto.backends as moto_backends
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+    from moto.stepfunctions.parser.asl.utils import boto_client
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.utils import long_uid
+
+    with _lock:
+        if (id(ExecutionWorker), "_get_evaluation_entrypoint") in _patches:
+            return
+
+    new_client = boto_client.boto_client_for
+
+    def kept_client(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber
+        from moto.settings import moto_server_port
+
+        key = (region, service, botocore_stubber.enabled, moto_server_port())
+        with _lock:
+            client = _sfn_clients.get(key)
+            if client is None:
+                client = _sfn_clients[key] = new_client(region, service, state_credentials)
+                # as many connections as executions call at once (urllib3 discards the extra ones with a warning)
+                client._endpoint.http_session._max_pool_connections = 64
+                client._endpoint.http_session._manager.connection_pool_kw["maxsize"] = 64
+            return client
+
+    import importlib
+    import sys
+
+    importlib.import_module("moto.stepfunctions.parser.asl.parse.asl_parser")  # every state's module, imported
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is new_client:
+            _patch(module, "boto_client_for", kept_client)
+
+    entrypoint = ExecutionWorker._get_evaluation_entrypoint
+
+    def kept_program(self: Any) -> Any:
+        definition = self._evaluation_details.state_machine_details.definition
+        with _lock:
+            program = _programs.get(definition)
+        if program is None:
+            program = entrypoint(self)
+            with _lock:
+                _programs[definition] = program
+                while len(_programs) > _PROGRAMS_KEPT:
+                    _programs.pop(next(iter(_programs)))
+        return program
+
+    _patch(ExecutionWorker, "_get_evaluation_entrypoint", kept_program)
+
+    def heap_key(self: Any) -> str:  # moto sets it on first use, unguarded: two executions could set two keys
+        key = self.__dict__.get("_media_pipeline_heap_key")
+        return key if key is not None else self.__dict__.setdefault("_media_pipeline_heap_key", long_uid())
+
+    _patch(EvalComponent, "heap_key", property(heap_key))
+
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    serialized = StepFunctionResponse.serialized
+
+    def history_as_json(self: Any, action_result: Any) -> Any:
+        result = action_result.result
+        if self._get_action() != "GetExecutionHistory" or not isinstance(result, Mapping):
+            return serialized(self, action_result)
+        return 200, {**self.response_headers, "Content-Type": "application/x-amz-json-1.0"}, \
+            json.dumps(history_json(result), separators=(",", ":"))
+
+    _patch(StepFunctionResponse, "serialized", history_as_json)
+
+    modules = tuple(moto_backends.list_of_moto_modules())
+    _patch(moto_backends, "list_of_moto_modules", lambda: modules)
+
+    for method in ("put_item", "update_item", "delete_item"):
+        def noting(self: Any, table_name: str, *args: Any, _original: Any = getattr(DynamoDBBackend, method),
+                   **kwargs: Any) -> Any:
+            try:
+                return _original(self, table_name, *args, **kwargs)
+            finally:
+                written = kwargs.get("key") or kwargs.get("item_attrs") or (args[0] if args else None)
+                _changes.touch(_partition_key(written) or table_name)
+
+        _patch(DynamoDBBackend, method, noting)
+
+
+def _server_environ(request: Any, body: bytes, server_address: tuple[str, int]) -> dict[str, Any]:
+    """The WSGI environ the emulator's server (werkzeug's WSGIRequestHandler with moto's MotoRequestHandler) makes
+    of this request: the same keys, header folding and preserved header names."""
+    import io
+    import sys
+    from urllib.parse import unquote, urlsplit
+
+    from moto.core.request import (PRESERVED_HEADER_NAMES_ENVIRON_KEY, environ_key_for_header,
+                                   should_preserve_original_header_name)
+    from werkzeug._internal import _wsgi_encoding_dance
+
+    url = urlsplit(request.url)
+    target = url.path + (f"?{url.query}" if url.query else "")
+    environ: dict[str, Any] = {
+        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+        "SERVER_SOFTWARE": "Werkzeug", "REQUEST_METHOD": request.method, "SCRIPT_NAME": "",
+        "PATH_INFO": _wsgi_encoding_dance(unquote(url.path)), "QUERY_STRING": _wsgi_encoding_dance(url.query),
+        "REQUEST_URI": _wsgi_encoding_dance(target), "RAW_URI": _wsgi_encoding_dance(target),
+        "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": 0, "SERVER_NAME": server_address[0],
+        "SERVER_PORT": str(server_address[1]), "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    headers = [(name, value.decode("latin-1") if isinstance(value, bytes) else str(value))
+               for name, value in request.headers.items()]
+    if not any(name.lower() == "host" for name, _ in headers):  # what http.client sends
+        headers.append(("Host", url.netloc))
+    if body or request.method in ("POST", "PUT", "PATCH"):
+        headers = [(n, v) for n, v in headers if n.lower() not in ("content-length", "transfer-encoding")]
+        headers.append(("Content-Length", str(len(body))))
+    for name, value in headers:
+        if "_" in name:
+            continue
+        key = name.upper().replace("-", "_")
+        value = value.replace("\r\n", "")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = f"HTTP_{key}"
+            if key in environ:
+                value = f"{environ[key]},{value}"
+        environ[key] = value
+    dashed = {environ_key_for_header(name) for name, _ in headers if "_" not in name}
+    names: dict[str, str] = {}
+    values: dict[str, list[str]] = {}
+    for name, value in headers:
+        if should_preserve_original_header_name(name):
+            key = environ_key_for_header(name)
+            if key not in dashed:
+                names.setdefault(key, name)
+                values.setdefault(key, []).append(value.replace("\r\n", ""))
+    for key, key_values in values.items():
+        environ[key] = ",".join(key_values)
+    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = names
+    return environ
+
+
+def _request_body(request: Any) -> bytes:
+    body = request.body
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    if hasattr(body, "read"):
+        return body.read()
+    return b"".join(chunk.encode("utf-8") if isinstance(chunk, str) else chunk for chunk in body)
+
+
+def install_direct_requests(server: "EmulatorServer") -> None:
+    """Requests to the emulator's server from its own process (the functions, Step Functions, the local runtime)
+    are handed to the server's WSGI application directly, in a fresh context as on a server thread, instead of
+    through a socket: werkzeug's server closes every connection, so each request otherwise costs a TCP connection
+    and a thread. The same application answers, with the same environ; processes of their own (the video worker)
+    and browsers still use HTTP."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.httpsession import URLLib3Session
+    from moto.core.botocore_stubber import MockRawResponse
+    from werkzeug.test import run_wsgi_app
+
+    prefix = server.endpoint_url.rstrip("/") + "/"
+    app = server.server._server.app
+    address = server.server._server.server_address[:2]
+    send = _patch(URLLib3Session, "send", None)
+
+    def call_app(request: Any) -> Any:
+        environ = _server_environ(request, _request_body(request), address)
+        try:
+            app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
+        except Exception:  # noqa: BLE001 - what werkzeug's server answers when the application raises
+            log.exception("the emulator failed on %s %s", request.method, request.url)
+            return AWSResponse(request.url, 500, {"Content-Type": "text/plain"},
+                               MockRawResponse(b"Internal Server Error"))
+        try:
+            body = b"" if request.method == "HEAD" else b"".join(app_iter)
+        finally:
+            getattr(app_iter, "close", lambda: None)()
+        folded: dict[str, str] = {}
+        for name, value in headers.items():
+            folded[name] = f"{folded[name]},{value}" if name in folded else value
+        return AWSResponse(request.url, int(status.split(" ", 1)[0]), folded, MockRawResponse(body))
+
+    def send_direct(self: Any, request: Any) -> Any:
+        if request.url.startswith(prefix):
+            import contextvars
+
+            return contextvars.Context().run(call_app, request)  # a server thread's context: no principal
+        return send(self, request)
+
+    URLLib3Session.send = send_direct  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The emulator as a server (separate processes, such as the video worker, reach it over HTTP).
 # --------------------------------------------------------------------------------------------------------------
 
@@ -1977,5 +2279,5 @@ __all__ = [
     "install_ai_engines", "install_all", "install_distributed_map", "install_capacity", "install_event_delivery", "install_execution_events",
     "install_lambda_runtime", "install_message_move_tasks", "install_post_policy", "install_presigned_url_expiry",
     "express_execution_log", "install_express_executions", "install_schedules", "install_stop_execution", "install_task_callbacks", "install_task_runner",
-    "lambda_error_payload", "start_server", "uninstall", "wait_for_background_work",
+    "change_sequence", "install_direct_requests", "install_speedups", "lambda_error_payload", "start_server", "wait_for_change", "uninstall", "wait_for_background_work",
 ]

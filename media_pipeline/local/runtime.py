@@ -272,6 +272,9 @@ class LocalPipeline(account.EmulatedAccount):
     def _install_workarounds(self) -> None:
         self._handlers = {name: ColdStart(name, self.root) for name in account.FUNCTIONS
                           if (self.root / "functions" / name / "handler.py").is_file()}
+        moto_gaps.install_speedups()
+        if self._server is not None:
+            moto_gaps.install_direct_requests(self._server)
         moto_gaps.install_lambda_runtime(self._handlers)
         moto_gaps.install_task_callbacks()
         moto_gaps.install_event_delivery()
@@ -366,6 +369,7 @@ class LocalPipeline(account.EmulatedAccount):
         deadline = time.monotonic() + timeout
         seen = 0
         while True:
+            written = moto_gaps.change_sequence()  # before the read: a write after it ends the wait below at once
             manifest = self.manifest(media_id)
             if on_progress:
                 seen = self.report_progress(media_id, seen, on_progress)
@@ -375,7 +379,9 @@ class LocalPipeline(account.EmulatedAccount):
                 return manifest
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no manifest for {media_id} after {timeout:.0f} s")
-            time.sleep(poll_seconds)
+            # the history is read every poll_seconds when it is reported; the manifest once the job record is written
+            moto_gaps.wait_for_change(written, key=f"MEDIA#{media_id}",
+                                      timeout=poll_seconds if on_progress else max(poll_seconds, 1.0))
 
     def execution_arn(self, media_id: str) -> str:
         """The item's execution: an Express one's ARN is in its job record (ingest wrote it), a Standard one's is
