@@ -55,9 +55,10 @@ def stand_in_engines() -> None:
     def textract(document: bytes) -> list[dict[str, Any]]:
         pages = 1
         if document[:5] == b"%PDF-":
-            import pypdfium2
+            from media_pipeline.pdf_text_layer import open_pdf  # PDFium is not thread-safe: its lock
 
-            pages = len(pypdfium2.PdfDocument(document))
+            with open_pdf(document) as pdf:
+                pages = len(pdf)
         return textract_blocks({page: [f"Page {page} of the document", "Signed and dated"] for page in range(1, pages + 1)})
 
     moto_gaps.install_ai_engines(transcribe=transcribe, textract=textract, bedrock=extractive.converse,

@@ -80,9 +80,10 @@ def transcribe(data: bytes, language: str | None) -> dict[str, Any]:
 def textract(document: bytes) -> list[dict[str, Any]]:
     pages = 1
     if document[:5] == b"%PDF-":
-        import pypdfium2
+        from media_pipeline.pdf_text_layer import open_pdf  # PDFium is not thread-safe: its lock
 
-        pages = len(pypdfium2.PdfDocument(document))
+        with open_pdf(document) as pdf:
+            pages = len(pdf)
     return textract_blocks({page: PAGE_LINES for page in range(1, pages + 1)})
 
 

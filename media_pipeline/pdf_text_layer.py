@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -73,19 +74,27 @@ def _pdf_error(exc: Exception) -> MediaRejected:
     return MediaRejected(f"the PDF cannot be read: {exc}", code="CORRUPT_DOCUMENT")
 
 
+# PDFium is not thread-safe: no two threads may call it at once (pypdfium2's documentation). A Lambda sandbox runs
+# one invocation at a time, but the local mode runs functions (and its OCR engine's page rendering) as threads of
+# one process, so every use of PDFium holds this lock.
+PDFIUM_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def open_pdf(source: str | bytes) -> Iterator[Any]:
-    """Open a PDF (a path or bytes) with PDFium; encrypted and unreadable files become MediaRejected."""
+    """Open a PDF (a path or bytes) with PDFium, holding PDFIUM_LOCK until it is closed; encrypted and unreadable
+    files become MediaRejected."""
     import pypdfium2 as pdfium
 
-    try:
-        pdf = pdfium.PdfDocument(source)
-    except pdfium.PdfiumError as exc:
-        raise _pdf_error(exc) from exc
-    try:
-        yield pdf
-    finally:
-        pdf.close()
+    with PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(source)
+        except pdfium.PdfiumError as exc:
+            raise _pdf_error(exc) from exc
+        try:
+            yield pdf
+        finally:
+            pdf.close()
 
 
 def _image_coverage(page: Any, width: float, height: float) -> tuple[float, int, int]:

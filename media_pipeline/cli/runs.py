@@ -47,19 +47,33 @@ def upload_each(items: list[Item], board: Board, upload: Callable[[Item], str],
 
 
 def wait_for_manifests(items: list[Item], board: Board, *, timeout: float, poll_seconds: float,
-                       manifest_of: Callable[[str], dict[str, Any] | None], progress: Callable[[Item], None]) -> None:
-    """Poll until every item has its manifest or the timeout passes (then the item is FAILED: TIMED_OUT)."""
+                       manifest_of: Callable[[str], dict[str, Any] | None], progress: Callable[[Item], None],
+                       changes: Any = None) -> None:
+    """Read each item's progress and manifest until every item has its manifest or the timeout passes (then the
+    item is FAILED: TIMED_OUT). With `changes` (the offline pipeline: `change_sequence()` and
+    `changes(after, timeout)`), an item is read again only when the emulator wrote its job record or its
+    execution's history; otherwise every pending item is read every poll_seconds."""
     deadline = time.monotonic() + timeout
     pending = [item for item in items if not item.finished]
+    mark = changes.change_sequence() if changes is not None else 0
+    changed: set[str] | None = None  # None: read every pending item
     while pending and time.monotonic() < deadline:
+        round_started = time.monotonic()
         for item in list(pending):
+            if changed is not None and item.media_id not in changed:
+                continue
             progress(item)
             manifest = manifest_of(item.media_id)
             if manifest is not None:
                 item.finish(manifest)
                 board.update(item, manifest["status"])
                 pending.remove(item)
-        time.sleep(poll_seconds)
+        if changes is None:
+            time.sleep(poll_seconds)
+            continue
+        mark, changed = changes.changes(mark, poll_seconds)
+        # a burst of writes is read in one round rather than one round per write
+        time.sleep(max(0.0, min(poll_seconds, 0.1) - (time.monotonic() - round_started)))
     for item in pending:
         item.fail(TIMED_OUT, f"no manifest after {timeout:.0f} s: the command stopped waiting (--timeout)")
         board.update(item, "TIMED OUT")
@@ -104,7 +118,7 @@ def process_offline(items: list[Item], out: Path, board: Board, *, timeout: floa
                     item.media_id, item.seen_events, lambda p: (s := state_of(p)) and board.update(item, s))
 
             wait_for_manifests(items, board, timeout=timeout, poll_seconds=0.25, manifest_of=pipeline.manifest,
-                               progress=progress)
+                               progress=progress, changes=pipeline)
             board.phase("Saving results")
             for item in items:
                 results_uri = f"s3://{pipeline.bucket}/{account.RESULTS_PREFIX}{item.media_id}/"

@@ -1968,6 +1968,13 @@ def wait_for_change(after: int, key: str | None = None, timeout: float = 1.0) ->
             _changes.condition.wait(remaining)
 
 
+def changed_keys(after: int) -> set[str]:
+    """The keys written after sequence `after`: partition keys of table items ("MEDIA#<id>") and the ARNs of
+    executions whose history grew."""
+    with _changes.condition:
+        return {key for key, sequence in _changes.keys.items() if sequence > after}
+
+
 def _partition_key(item: Any) -> str | None:
     """The string partition key of a DynamoDB key or item in its wire form ({"pk": {"S": "MEDIA#..."}})."""
     if isinstance(item, Mapping):
@@ -2018,7 +2025,8 @@ def install_speedups() -> None:
       definition text. A program holds no execution's state (a Map's iterations already share one); its components'
       heap keys (retry counters in each execution's own heap) are set atomically so that sharing cannot race;
     - the server lists moto's package folder on disk for every request it routes: listed once;
-    - a write to a table wakes whoever waits for it (`wait_for_change`), so the local runtime need not poll.
+    - a write to a table, or an event added to an execution's history, wakes whoever waits for it
+      (`wait_for_change`, `changed_keys`), so the local runtime and the CLI need not poll.
     """
     import moto.backends as moto_backends
     from moto.dynamodb.models import DynamoDBBackend
@@ -2089,6 +2097,29 @@ def install_speedups() -> None:
             json.dumps(history_json(result), separators=(",", ":"))
 
     _patch(StepFunctionResponse, "serialized", history_as_json)
+
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    environment_init = Environment.__init__
+
+    def tagged_environment(self: Any, *args: Any, **kwargs: Any) -> None:
+        environment_init(self, *args, **kwargs)
+        context = kwargs.get("context") if "context" in kwargs else args[2] if len(args) > 2 else None
+        self.event_manager._change_key = (context or {}).get("Execution", {}).get("Id")
+
+    _patch(Environment, "__init__", tagged_environment)
+    add_event = EventManager.add_event
+
+    def noted_event(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return add_event(self, *args, **kwargs)
+        finally:
+            key = getattr(self, "_change_key", None)
+            if key:
+                _changes.touch(key)
+
+    _patch(EventManager, "add_event", noted_event)
 
     modules = tuple(moto_backends.list_of_moto_modules())
     _patch(moto_backends, "list_of_moto_modules", lambda: modules)
@@ -2279,5 +2310,5 @@ __all__ = [
     "install_ai_engines", "install_all", "install_distributed_map", "install_capacity", "install_event_delivery", "install_execution_events",
     "install_lambda_runtime", "install_message_move_tasks", "install_post_policy", "install_presigned_url_expiry",
     "express_execution_log", "install_express_executions", "install_schedules", "install_stop_execution", "install_task_callbacks", "install_task_runner",
-    "change_sequence", "install_direct_requests", "install_speedups", "lambda_error_payload", "start_server", "wait_for_change", "uninstall", "wait_for_background_work",
+    "change_sequence", "changed_keys", "install_direct_requests", "install_speedups", "lambda_error_payload", "start_server", "wait_for_change", "uninstall", "wait_for_background_work",
 ]

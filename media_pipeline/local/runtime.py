@@ -137,6 +137,7 @@ class LocalPipeline(account.EmulatedAccount):
         self._clients: dict[str, Any] = {}
         self._session: Any = None  # one boto3 session for this pipeline's own clients
         self._handlers: dict[str, ColdStart] = {}
+        self._execution_arns: dict[str, str] = {}  # media id -> its execution, once its job record names it
         self._functions_initialized = threading.Event()  # set once every function's module is imported
         self._initializer: threading.Thread | None = None
         self.on_phase = on_phase or (lambda text: None)  # what start() is doing, for a progress display
@@ -386,10 +387,32 @@ class LocalPipeline(account.EmulatedAccount):
     def execution_arn(self, media_id: str) -> str:
         """The item's execution: an Express one's ARN is in its job record (ingest wrote it), a Standard one's is
         named by the media id."""
+        known = self._execution_arns.get(media_id)
+        if known:
+            return known
         recorded = (self.job(media_id) or {}).get("execution_arn", "")
+        if recorded:  # ingest records a Standard execution's ARN with the job, an Express one's once started
+            self._execution_arns[media_id] = recorded
         if workflows.is_express_execution(recorded):
             return recorded
         return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{media_id}"
+
+    def change_sequence(self) -> int:
+        """A mark to pass to `changes`."""
+        return moto_gaps.change_sequence()
+
+    def changes(self, after: int, timeout: float) -> tuple[int, set[str]]:
+        """Wait up to `timeout` seconds for the emulator to write anything after the mark `after`; returns the new
+        mark and the media ids whose job record or execution history changed since `after`. Waiters read only
+        those items again instead of polling every item."""
+        sequence = moto_gaps.wait_for_change(after, timeout=timeout)
+        changed = set()
+        for key in moto_gaps.changed_keys(after):
+            if key.startswith("MEDIA#"):
+                changed.add(key[len("MEDIA#"):])
+            elif key.startswith("arn:") and key.count(":") >= 7:  # an execution: <...>:execution|express:<machine>:<name>
+                changed.add(key.split(":")[7])
+        return sequence, changed
 
     def execution_status(self, media_id: str) -> str:
         """RUNNING, SUCCEEDED, FAILED, ...; "" when there is no execution (yet)."""

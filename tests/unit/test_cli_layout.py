@@ -231,3 +231,32 @@ def test_results_page_opens_from_the_file_system_in_chromium(tmp_path: Path) -> 
     assert "Summary &amp; more" in shown and "Welcome &lt;script&gt;alert(1)&lt;/script&gt; &amp; goodbye" in shown
     assert "The language could not be told. (LANGUAGE_NOT_IDENTIFIED)" in shown
     assert "<script>alert" not in shown  # the transcript stayed text in the browser too
+
+def test_the_offline_wait_reads_only_the_items_the_emulator_changed():
+    """With the emulator's change marks, an item is read again only when its job record or its history changed."""
+    from media_pipeline.cli.runs import wait_for_manifests
+
+    items = [Item(path=Path(f"/in/{name}"), label=name, media_id=name) for name in ("a", "b", "c")]
+    reads: list[str] = []
+    done = {"b": 2, "a": 3, "c": 4}  # the round in which each item's manifest is there
+
+    class Changes:
+        rounds = 0
+
+        def change_sequence(self) -> int:
+            return 0
+
+        def changes(self, after: int, timeout: float) -> tuple[int, set[str]]:
+            self.rounds += 1
+            return self.rounds, {name for name, at in done.items() if at == self.rounds + 1}
+
+    changes = Changes()
+
+    def manifest_of(media_id: str) -> dict | None:
+        reads.append(media_id)
+        return {"status": "SUCCEEDED"} if changes.rounds + 1 >= done[media_id] else None
+
+    wait_for_manifests(items, Board(items, io.StringIO()), timeout=30, poll_seconds=0.01, manifest_of=manifest_of,
+                       progress=lambda item: None, changes=changes)
+    assert reads == ["a", "b", "c", "b", "a", "c"]  # all once, then each when it changed
+    assert all(item.finished for item in items)

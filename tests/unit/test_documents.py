@@ -236,3 +236,23 @@ def test_media_id_from_an_ocr_input_location():
     media_id = "0123456789abcdef0123456789abcdef"
     assert textract.media_id_from_location({"S3ObjectName": f"results/{media_id}/ocr-input.pdf"}, "results/") == media_id
     assert textract.media_id_from_location({"S3ObjectName": "uploads/x.pdf"}, "results/") is None
+
+
+def test_pdfium_is_used_by_one_thread_at_a_time():
+    """PDFium is not thread-safe, and the local mode runs functions as threads of one process: an open document
+    holds the lock, and inspections from many threads all answer."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    pdf = factory.text_pdf([["Quarterly report", "Revenue grew by 12 percent."], ["The second page of the report."]])
+    with pdf_text_layer.open_pdf(pdf):
+        other = threading.Thread(target=lambda: taken.append(pdf_text_layer.PDFIUM_LOCK.acquire(timeout=0.2)))
+        taken: list[bool] = []
+        other.start()
+        other.join()
+        assert taken == [False]
+    with ThreadPoolExecutor(8) as pool:
+        inspections = list(pool.map(pdf_text_layer.inspect_pdf, [pdf] * 32))
+    assert all(i == inspections[0] for i in inspections)
+    assert [page.text for page in inspections[0].text_layer_pages] == [
+        "Quarterly report\nRevenue grew by 12 percent.", "The second page of the report."]

@@ -43,9 +43,10 @@ class StandIns:
         self.textract_calls += 1
         pages = 1
         if document[:5] == b"%PDF-":
-            import pypdfium2
+            from media_pipeline.pdf_text_layer import open_pdf  # PDFium is not thread-safe: its lock
 
-            pages = len(pypdfium2.PdfDocument(document))
+            with open_pdf(document) as pdf:
+                pages = len(pdf)
         return textract_blocks(self.documents[pages])
 
     def comprehend_language(self, text: str) -> dict[str, Any]:

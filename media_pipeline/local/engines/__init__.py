@@ -86,11 +86,16 @@ def release_free_memory() -> None:
         libc.malloc_trim(0)
 
 
-def limit_allocator_arenas(arenas: int = 2) -> None:
-    """At most `arenas` malloc arenas for the threads created from now on (glibc's M_ARENA_MAX; a no-op elsewhere)."""
+def limit_allocator_arenas(arenas: int = 2, mmap_threshold: int = 1 << 20) -> None:
+    """At most `arenas` malloc arenas for the threads created from now on (glibc's M_ARENA_MAX), and every block
+    of `mmap_threshold` bytes or more mapped on its own (M_MMAP_THRESHOLD), so that it goes back to the system
+    when freed. glibc otherwise raises that threshold after the first large block is freed (up to 32 MB): the
+    engines' tensors then come from the heap, where what they leave free is fragmented among smaller blocks and
+    stays resident. A no-op off glibc."""
     libc = _glibc()
     if libc is not None:
         libc.mallopt(-8, arenas)  # M_ARENA_MAX
+        libc.mallopt(-3, mmap_threshold)  # M_MMAP_THRESHOLD (setting it also fixes it)
 
 
 @contextlib.contextmanager
