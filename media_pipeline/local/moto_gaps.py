@@ -2214,9 +2214,11 @@ def install_direct_requests(server: "EmulatorServer") -> None:
     from moto.core.botocore_stubber import MockRawResponse
     from werkzeug.test import run_wsgi_app
 
-    prefix = server.endpoint_url.rstrip("/") + "/"
     app = server.server._server.app
     address = server.server._server.server_address[:2]
+    # the endpoint, and moto's Step Functions engine's own address for it (http://localhost:$MOTO_PORT)
+    prefixes = tuple({server.endpoint_url.rstrip("/") + "/", f"http://localhost:{address[1]}/",
+                      f"http://127.0.0.1:{address[1]}/"})
     send = _patch(URLLib3Session, "send", None)
 
     def call_app(request: Any) -> Any:
@@ -2237,7 +2239,7 @@ def install_direct_requests(server: "EmulatorServer") -> None:
         return AWSResponse(request.url, int(status.split(" ", 1)[0]), folded, MockRawResponse(body))
 
     def send_direct(self: Any, request: Any) -> Any:
-        if request.url.startswith(prefix):
+        if request.url.startswith(prefixes):
             import contextvars
 
             return contextvars.Context().run(call_app, request)  # a server thread's context: no principal

@@ -6,13 +6,15 @@ parse), importing its EC2 module reads EC2's model three times and its instance-
 parsers load the models again, and so do the clients of the emulator and of each function sandbox. In the local
 mode they all read the same files of the installed packages. So the parsed content of each file is kept:
 
-- in this process, as `marshal` bytes keyed by the file's path; each caller gets its own copy (callers merge extras
-  into what they get), ten times cheaper than unzipping and parsing the JSON again;
-- across runs, in a cache folder (`MEDIA_PIPELINE_CACHE`, else `$XDG_CACHE_HOME/media-pipeline`, else
+- across runs and within one, in a cache folder (`MEDIA_PIPELINE_CACHE`, else `$XDG_CACHE_HOME/media-pipeline`, else
   `~/.cache/media-pipeline`), one file per data file, named by a hash of the data file's path, size and
   modification time and of the Python version (marshal's format is Python's): an upgraded or edited package file
   gets a new entry, never a stale one. Entries are written whole (a temporary file renamed into place), read only
-  from a folder owned by the user and not writable by others, and an unreadable entry is parsed again.
+  from a folder owned by the user and not writable by others, and an unreadable entry is parsed again. Each
+  caller gets its own copy (callers merge extras into what they get), ten times cheaper than unzipping and parsing
+  the JSON again;
+- in this process, as `marshal` bytes keyed by the file's path, only when no cache folder is usable (they add up
+  to over 100 MB resident).
 
 `install()` stays for the life of the process (the files are package data: they do not change while it runs).
 """
@@ -75,23 +77,28 @@ def _read_entry(entry: Path) -> bytes | None:
         return None
 
 
-def _write_entry(entry: Path, packed: bytes) -> None:
+def _write_entry(entry: Path, packed: bytes) -> bool:
+    """Write the entry whole; False when it could not be written."""
     if not _usable_folder(entry.parent):
-        return
+        return False
     try:
         handle, temporary = tempfile.mkstemp(dir=entry.parent, prefix=".writing-")
         with os.fdopen(handle, "wb") as out:
             out.write(packed)
         os.replace(temporary, entry)  # whole or not at all, whatever runs at the same time
+        return True
     except OSError:
         try:
             os.unlink(temporary)
         except (OSError, UnboundLocalError):
             pass
+        return False
 
 
 def load(source: Path, parse: Callable[[], Any]) -> Any:
-    """The JSON content of `source`: from this process's cache, the cache folder, or parse() (then kept)."""
+    """The JSON content of `source`: from the cache folder, this process's cache (only when there is no usable
+    cache folder: the packed files add up to over 100 MB, which the folder's entries, read again from the page
+    cache in a millisecond or two, need not hold resident), or parse() (then kept)."""
     key = str(source)
     packed = _parsed.get(key)
     if packed is None:
@@ -103,11 +110,10 @@ def load(source: Path, parse: Callable[[], Any]) -> Any:
                 packed = marshal.dumps(data)
             except ValueError:  # not plain JSON data: leave it uncached
                 return data
-            if entry is not None:
-                _write_entry(entry, packed)
+            if entry is not None and _write_entry(entry, packed):
+                return data
             _parsed[key] = packed
             return data
-        _parsed[key] = packed
     return marshal.loads(packed)
 
 

@@ -22,9 +22,19 @@ MAX_SIDE = 3000  # larger images are scaled down first: the detector works at ~1
 _lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=1)
+_engine_lock = threading.Lock()
+
+
 def engine() -> Any:
-    """Load the detector and the recogniser once per process (the angle classifier is not used).
+    """The OCR engine, loaded once per process (under a lock: the warm-up thread and a first page would otherwise
+    both load it)."""
+    with _engine_lock:
+        return _engine()
+
+
+@functools.lru_cache(maxsize=1)
+def _engine() -> Any:
+    """Load the detector and the recogniser (the angle classifier is not used).
 
     The detector's session is built without ONNX Runtime's layout optimisations (ORT_ENABLE_EXTENDED rather than
     RapidOCR's ORT_ENABLE_ALL): those convert its activations to a blocked channel layout that needs about a

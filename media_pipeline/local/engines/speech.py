@@ -23,6 +23,7 @@ import io
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,9 +177,18 @@ def _load(key: str) -> Any:
     return WhisperModel(str(directory), device="cpu", compute_type="int8", cpu_threads=threads)
 
 
+_load_lock = threading.Lock()
+
+
 def model() -> Any:
-    """Load the selected model once per process (a second or two; the first run joins Whisper base)."""
-    return _load(selected().key)
+    """Load the selected model once per process (a second or two; the first run joins Whisper base). Under a lock:
+    the warm-up thread and a first transcription would otherwise both load it, holding two copies for a moment."""
+    return _loaded(selected().key)
+
+
+def _loaded(key: str) -> Any:
+    with _load_lock:
+        return _load(key)
 
 
 def _split_word(raw: str) -> tuple[str, str, str]:
@@ -265,7 +275,7 @@ def transcribe(audio: bytes, language: str | None = None) -> dict[str, Any]:
 def run(audio: bytes, language: str | None, spec: SpeechModel, decoding: dict[str, Any]) -> dict[str, Any]:
     """`transcribe` with a given model and decoding options (the benchmark compares them)."""
     requested = whisper_language(language, spec) if language else ("en" if spec.english_only else None)
-    whisper = _load(spec.key)
+    whisper = _loaded(spec.key)
     with exclusive(), timed("speech"):  # the engine's own time: not the wait for another item's engine
         samples = _decode(audio)
         segments, info = whisper.transcribe(samples, language=requested, **decoding)
