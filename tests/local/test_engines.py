@@ -155,19 +155,6 @@ def test_ocr_character_error_rate_on_the_scanned_page() -> None:
             assert len(block["Geometry"]["Polygon"]) == 4 and 0 <= block["Confidence"] <= 100
 
 
-def test_ocr_detector_runs_without_layout_optimisations() -> None:
-    """The blocked channel layout of ORT_ENABLE_ALL needs about a quarter more memory for the same text
-    (benchmarks/ocr_memory.py); the recogniser keeps RapidOCR's settings."""
-    import onnxruntime
-
-    from media_pipeline.local.engines import ocr
-
-    reader = ocr.engine()
-    level = reader.text_det.session.session.get_session_options().graph_optimization_level
-    assert level == onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    assert ocr._detector_model(reader).name == "PP-OCRv6_det_small.onnx" and ocr._detector_model(reader).is_file()
-
-
 @pytest.mark.slow
 def test_ocr_reads_every_pdf_page() -> None:
     from media_pipeline.local.engines import ocr

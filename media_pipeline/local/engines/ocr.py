@@ -34,39 +34,10 @@ def engine() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _engine() -> Any:
-    """Load the detector and the recogniser (the angle classifier is not used).
-
-    The detector's session is built without ONNX Runtime's layout optimisations (ORT_ENABLE_EXTENDED rather than
-    RapidOCR's ORT_ENABLE_ALL): those convert its activations to a blocked channel layout that needs about a
-    quarter more working memory on a full page (about 430 MB instead of 560 MB for the scanned sample), for the same
-    text and confidences to the third decimal and about the same time (`benchmarks/ocr_memory.py`)."""
-    import onnxruntime
+    """Load the detector and the recogniser (the angle classifier is not used)."""
     from rapidocr import RapidOCR
 
-    reader = RapidOCR(params={"Global.log_level": "warning"})
-    detector = reader._load_det_model().session  # RapidOCR's wrapper around the InferenceSession
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 4
-    options.enable_cpu_mem_arena = False  # as RapidOCR has it: memory goes back after each page
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    detector.session = onnxruntime.InferenceSession(str(_detector_model(reader)), sess_options=options,
-                                                    providers=["CPUExecutionProvider"])
-    return reader
-
-
-def _detector_model(reader: Any) -> Any:
-    """The detector model file RapidOCR chose (the one inside its wheel)."""
-    from pathlib import Path
-
-    from rapidocr.inference_engine.base import FileInfo, InferSession
-
-    cfg = reader.cfg.Det
-    if cfg.get("model_path"):
-        return Path(cfg.model_path)
-    info = InferSession.get_model_url(FileInfo(engine_type=cfg.engine_type, ocr_version=cfg.ocr_version,
-                                               task_type=cfg.task_type, lang_type=cfg.lang_type,
-                                               model_type=cfg.model_type))
-    return Path(reader.cfg.Global.model_root_dir) / Path(info["model_dir"]).name
+    return RapidOCR(params={"Global.log_level": "warning"})
 
 
 def pages(document: bytes) -> Iterator[Any]:
