@@ -1931,12 +1931,13 @@ _sfn_clients: dict[tuple[Any, ...], Any] = {}
 
 
 class _Changes:
-    """Writes to emulated tables, for waiters that would otherwise poll (`wait_for_change`)."""
+    """Writes to emulated tables and events added to executions' histories, for waiters that would otherwise poll
+    (`wait_for_change`, `changed_keys`)."""
 
     def __init__(self) -> None:
         self.condition = threading.Condition()
         self.sequence = 0
-        self.keys: dict[str, int] = {}  # the key written ("MEDIA#<id>") -> the sequence of its last write
+        self.keys: dict[str, int] = {}  # "MEDIA#<id>" or an execution ARN -> the sequence of its last change
 
     def touch(self, key: str) -> None:
         with self.condition:
@@ -1949,13 +1950,13 @@ _changes = _Changes()
 
 
 def change_sequence() -> int:
-    """How many table writes the emulator has served: pass it to `wait_for_change`."""
+    """How many changes (table writes, history events) the emulator has made: pass it to `wait_for_change`."""
     with _changes.condition:
         return _changes.sequence
 
 
 def wait_for_change(after: int, key: str | None = None, timeout: float = 1.0) -> int:
-    """Block until a table write after sequence `after` (to the item whose partition key is `key`, if given), or
+    """Block until a change after sequence `after` (to `key`, a partition key or an execution ARN, if given), or
     until the timeout; returns the sequence now. Waiters call this instead of sleeping between reads: they wake at
     once when the item they wait for is written, and the emulator serves no reads in between."""
     deadline = time.monotonic() + timeout
@@ -2048,11 +2049,8 @@ def install_speedups() -> None:
         key = (region, service, botocore_stubber.enabled, moto_server_port())
         with _lock:
             client = _sfn_clients.get(key)
-            if client is None:
+            if client is None:  # its requests reach the emulator in-process (install_direct_requests or mock_aws)
                 client = _sfn_clients[key] = new_client(region, service, state_credentials)
-                # as many connections as executions call at once (urllib3 discards the extra ones with a warning)
-                client._endpoint.http_session._max_pool_connections = 64
-                client._endpoint.http_session._manager.connection_pool_kw["maxsize"] = 64
             return client
 
     import importlib
