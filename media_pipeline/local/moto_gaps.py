@@ -121,6 +121,7 @@ def _patch(owner: Any, attr: str, replacement: Any) -> Any:
 
 def uninstall() -> None:
     """Restore moto's own code and forget handlers, engines and runners (tests show the gaps this way)."""
+    global _service_models, _client_classes
     from media_pipeline.local import limits
 
     limits.reset()  # the pollers stop before the code they call is restored
@@ -138,6 +139,7 @@ def uninstall() -> None:
         _patches.clear()
         _programs.clear()
         _sfn_clients.clear()
+        _service_models = _client_classes = None
         _handlers.clear()
         _sandboxes.clear()
         _engines.clear()
@@ -1928,6 +1930,9 @@ def install_presigned_url_expiry() -> None:
 _PROGRAMS_KEPT = 16
 _programs: dict[str, Any] = {}  # definition text -> parsed program (the newest _PROGRAMS_KEPT)
 _sfn_clients: dict[tuple[Any, ...], Any] = {}
+# botocore's loader -> {(service, api version): ServiceModel}; session event emitter -> {(service, id(model)): class}
+_service_models: Any = None
+_client_classes: Any = None
 
 
 class _Changes:
@@ -2027,7 +2032,11 @@ def install_speedups() -> None:
       heap keys (retry counters in each execution's own heap) are set atomically so that sharing cannot race;
     - the server lists moto's package folder on disk for every request it routes: listed once;
     - a write to a table, or an event added to an execution's history, wakes whoever waits for it
-      (`wait_for_change`, `changed_keys`), so the local runtime and the CLI need not poll.
+      (`wait_for_change`, `changed_keys`), so the local runtime and the CLI need not poll;
+    - botocore builds a new ServiceModel and a new client class (a function and a docstring per operation) for
+      every client, and the local mode makes many: each emulated Lambda sandbox has its own clients, as in AWS
+      (270 in a 40-item batch). Clients made from one session share one ServiceModel and one class per service
+      (`share_client_models`); each still has its own configuration, endpoint, event hooks and retry state.
     """
     import moto.backends as moto_backends
     from moto.dynamodb.models import DynamoDBBackend
@@ -2121,6 +2130,7 @@ def install_speedups() -> None:
 
     modules = tuple(moto_backends.list_of_moto_modules())
     _patch(moto_backends, "list_of_moto_modules", lambda: modules)
+    share_client_models()
 
     for method in ("put_item", "update_item", "delete_item"):
         def noting(self: Any, table_name: str, *args: Any, _original: Any = getattr(DynamoDBBackend, method),
@@ -2132,6 +2142,49 @@ def install_speedups() -> None:
                 _changes.touch(_partition_key(written) or table_name)
 
         _patch(DynamoDBBackend, method, noting)
+
+
+def share_client_models() -> None:
+    """Clients made by one botocore session share its ServiceModel and its client class per service (see
+    `install_speedups`). botocore emits `creating-client-class` when it builds a class: a handler a session gets
+    after its first client of a service does not reach that service's class (the local mode registers none)."""
+    import weakref
+
+    from botocore.client import ClientCreator
+
+    global _service_models, _client_classes
+    with _lock:
+        if _service_models is None:
+            _service_models, _client_classes = weakref.WeakKeyDictionary(), weakref.WeakKeyDictionary()
+    load_model, make_class = ClientCreator._load_service_model, ClientCreator._create_client_class
+
+    def shared_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
+        key = (service_name, api_version)
+        with _lock:
+            models = _service_models.setdefault(self._loader, {})
+            model = models.get(key)
+        if model is None:
+            model = load_model(self, service_name, api_version)
+            with _lock:
+                model = models.setdefault(key, model)
+        return model
+
+    def shared_class(self: Any, service_name: str, service_model: Any) -> Any:
+        key = (service_name, id(service_model))
+        with _lock:
+            classes = _client_classes.setdefault(self._event_emitter, {})
+            kept = classes.get(key)
+        if kept is not None and kept[0] is service_model:
+            return kept[1]
+        made = make_class(self, service_name, service_model)
+        with _lock:
+            kept = classes.get(key)
+            if kept is None or kept[0] is not service_model:  # none yet, or kept for a model since collected
+                kept = classes[key] = (service_model, made)
+            return kept[1]
+
+    _patch(ClientCreator, "_load_service_model", shared_model)
+    _patch(ClientCreator, "_create_client_class", shared_class)
 
 
 def _server_environ(request: Any, body: bytes, server_address: tuple[str, int]) -> dict[str, Any]:

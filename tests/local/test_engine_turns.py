@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
+
+import pytest
 
 from media_pipeline.local import engines
 
@@ -44,3 +47,51 @@ def test_freed_memory_is_returned_without_error_where_the_allocator_allows() -> 
     engines.limit_allocator_arenas(2)
     with engines.exclusive():
         pass
+
+
+def test_another_engines_turn_parks_a_parkable_model_and_its_own_turn_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDIA_PIPELINE_KEEP_MODELS", raising=False)
+    loaded = {"model": True}
+    calls: list[str] = []
+
+    def unload() -> bool:
+        calls.append("unload")
+        was, loaded["model"] = loaded["model"], False
+        return was
+
+    monkeypatch.setitem(engines._parkable, "parked-engine", unload)
+    with engines.exclusive(engine="parked-engine"):
+        assert loaded["model"] and calls == []  # its own turn keeps its model
+    with engines.exclusive(priority=1, engine="other-engine"):
+        assert loaded["model"] is False  # unloaded before the other engine runs
+    assert engines.park_others("other-engine") == []  # already parked: nothing was loaded
+    loaded["model"] = True
+    monkeypatch.setenv("MEDIA_PIPELINE_KEEP_MODELS", "1")
+    with engines.exclusive(engine="other-engine"):
+        assert loaded["model"] is True  # MEDIA_PIPELINE_KEEP_MODELS=1 keeps every model
+    assert engines.park_others("other-engine") == []
+
+
+def test_the_speech_model_is_checked_once_and_again_when_its_file_changes(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import os
+
+    from media_pipeline.local.engines import speech
+
+    files = {"model.bin": b"weights", "config.json": b"{}"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    spec = speech.SpeechModel(key="test", name="test", package="test-package",
+                              sha256={n: hashlib.sha256(d).hexdigest() for n, d in files.items()}, english_only=True)
+    hashed: list[str] = []
+    sha256 = speech._sha256
+    monkeypatch.setattr(speech, "_sha256", lambda path: hashed.append(path.name) or sha256(path))
+    speech.verify_model(tmp_path, spec)
+    speech.verify_model(tmp_path, spec)  # as when a parked model loads again
+    assert sorted(hashed) == ["config.json", "model.bin"]
+    (tmp_path / "model.bin").write_bytes(b"WEIGHTS")  # same size, other bytes, a later modification time
+    os.utime(tmp_path / "model.bin", ns=(1, 2_000_000_000))
+    with pytest.raises(speech.ModelIntegrityError, match="model.bin has SHA-256"):
+        speech.verify_model(tmp_path, spec)
+    assert sorted(hashed) == ["config.json", "model.bin", "model.bin"]

@@ -173,3 +173,19 @@ def test_ocr_refuses_what_is_not_a_document() -> None:
 
     with pytest.raises(EngineError):
         ocr.detect_text(b"\x00\x01 random bytes" * 50)
+
+
+@pytest.mark.slow
+def test_an_ocr_turn_parks_the_speech_model_and_the_next_transcription_loads_it_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from media_pipeline.local.engines import ocr, speech
+
+    monkeypatch.delenv("MEDIA_PIPELINE_KEEP_MODELS", raising=False)
+    audio = (SAMPLES / "speech.flac").read_bytes()
+    first = speech.transcribe(audio, "en-US")["results"]["transcripts"][0]["transcript"]
+    assert speech._load.cache_info().currsize == 1
+    text = ocr.text_of(ocr.detect_text((SAMPLES / "scanned-page.png").read_bytes()))
+    assert "Quarterly" in text
+    assert speech._load.cache_info().currsize == 0  # parked during OCR's turn
+    again = speech.transcribe(audio, "en-US")["results"]["transcripts"][0]["transcript"]
+    assert again == first and speech._load.cache_info().currsize == 1

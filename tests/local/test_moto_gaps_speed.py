@@ -246,3 +246,34 @@ def test_requests_from_the_emulators_process_skip_the_socket_with_the_same_answe
     assert direct["body"] == b"x" * 70_000 and direct["metadata"] == {"media_id": "1", "kind": "text"}
     assert direct["listed"] == [KEY] and direct["missing"] == ("NoSuchKey", 404) and direct["missing_head"] == 404
     assert connections == []  # no request reached the server's socket
+
+
+# ---- botocore: a ServiceModel and a client class for every client ----------------------------------------------------
+
+def _two_clients(session: Any, service: str) -> tuple[Any, Any]:
+    return (session.client(service, region_name=REGION), session.client(service, region_name="eu-west-1"))
+
+
+def test_gap_botocore_builds_a_model_and_a_class_for_every_client(plain: None) -> None:
+    first, second = _two_clients(boto3.session.Session(), "s3")
+    assert type(first) is not type(second)
+    assert first.meta.service_model is not second.meta.service_model
+
+
+def test_clients_of_one_session_share_the_model_and_the_class_and_keep_their_own_state(fast: None) -> None:
+    session = boto3.session.Session()
+    first, second = _two_clients(session, "s3")
+    assert type(first) is type(second) and first.meta.service_model is second.meta.service_model
+    assert first.meta.region_name == REGION and second.meta.region_name == "eu-west-1"
+    assert first.meta.events is not second.meta.events  # hooks, retry state and endpoint stay per client
+    assert hasattr(first, "generate_presigned_post")  # boto3's class customisations are kept
+    other = boto3.session.Session().client("s3", region_name=REGION)
+    assert type(other) is not type(first)  # another session: its own (its handlers may differ)
+    table = session.client("dynamodb", region_name=REGION)
+    assert type(table) is not type(first) and table.meta.service_model.service_name == "dynamodb"
+    first.create_bucket(Bucket="shared-models")
+    second.put_object(Bucket="shared-models", Key="a.txt", Body=b"one")
+    assert first.get_object(Bucket="shared-models", Key="a.txt")["Body"].read() == b"one"
+    with pytest.raises(ClientError) as missing:
+        second.get_object(Bucket="shared-models", Key="absent.txt")
+    assert missing.value.response["Error"]["Code"] == "NoSuchKey"

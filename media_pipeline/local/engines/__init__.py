@@ -17,21 +17,26 @@ Memory: speech and OCR run one at a time (`exclusive()`), whatever the items in 
 core, so running them side by side gains no throughput, while their working memory adds up (OCR of one scanned page
 needs about half a gigabyte for a moment). After each, the memory the C allocator holds free is returned to the
 system (glibc's malloc_trim), and the runtime caps the allocator's per-thread arenas (`limit_allocator_arenas`),
-which otherwise keep the peak of every thread's allocations resident for the life of the process.
+which otherwise keep the peak of every thread's allocations resident for the life of the process. An engine whose
+model is large and quick to load again (the speech model: about 120 MB resident, loaded again in half a second)
+registers itself `parkable`: another engine's turn unloads it, so that OCR's working memory never adds to it.
+MEDIA_PIPELINE_KEEP_MODELS=1 keeps every model loaded (more memory, no reloads).
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import ctypes.util
+import os
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 _lock = threading.Lock()
 _engine_turn = threading.Condition()
 _engine_busy = False
 _engine_waiting: dict[int, int] = {}  # priority -> callers waiting for their turn
+_parkable: dict[str, Callable[[], bool]] = {}  # engine -> unloads its model; True when one was loaded
 _libc: Any = None
 _seconds: dict[str, float] = {}
 _calls: dict[str, int] = {}
@@ -98,12 +103,36 @@ def limit_allocator_arenas(arenas: int = 2, mmap_threshold: int = 1 << 20) -> No
         libc.mallopt(-3, mmap_threshold)  # M_MMAP_THRESHOLD (setting it also fixes it)
 
 
+def parkable(engine: str, unload: Callable[[], bool]) -> None:
+    """Register how to unload `engine`'s model (it returns True when a model was loaded): the turn of any other
+    engine in `exclusive` calls it, and `engine` loads its model again on its own next turn."""
+    with _lock:
+        _parkable[engine] = unload
+
+
+def keep_models() -> bool:
+    return os.environ.get("MEDIA_PIPELINE_KEEP_MODELS", "") not in ("", "0")
+
+
+def park_others(engine: str) -> list[str]:
+    """Unload the parkable models of every engine but `engine`; the engines whose model was loaded."""
+    if keep_models():
+        return []
+    with _lock:
+        others = [(name, unload) for name, unload in _parkable.items() if name != engine]
+    parked = [name for name, unload in others if unload()]
+    if parked:
+        release_free_memory()
+    return parked
+
+
 @contextlib.contextmanager
-def exclusive(priority: int = 0) -> Iterator[None]:
+def exclusive(priority: int = 0, engine: str = "") -> Iterator[None]:
     """Run one heavy engine (speech, OCR) at a time; return what it freed to the system when it is done.
 
     A waiting caller of higher priority goes first: OCR answers Textract's synchronous call inside a Lambda
-    invocation, whose timeout runs while it waits, whereas a transcription is an asynchronous job."""
+    invocation, whose timeout runs while it waits, whereas a transcription is an asynchronous job. When its turn
+    comes, the models other engines registered `parkable` are unloaded (see the module's docstring)."""
     global _engine_busy
     with _engine_turn:
         _engine_waiting[priority] = _engine_waiting.get(priority, 0) + 1
@@ -114,6 +143,7 @@ def exclusive(priority: int = 0) -> Iterator[None]:
             _engine_waiting[priority] -= 1
         _engine_busy = True
     try:
+        park_others(engine)
         yield
     finally:
         release_free_memory()
