@@ -22,6 +22,9 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | A server keeps the last one's resources (backends per process)  | `start_server` resets moto's backends first            |
 | SendTaskFailure drops its cause                                 | `install_task_callbacks`: the cause reaches the state  |
 | Lambda handlers run without their configured Timeout            | `limits.install_lambda_limits`: Sandbox.Timedout       |
+| A failed asynchronous invocation is not retried                 | `install_lambda_runtime`: retried per EventInvokeConfig|
+|                                                                 | (default 2, about 1 and 2 min apart), then its record  |
+|                                                                 | goes to an SQS on-failure destination, else dropped    |
 | Invoke has no 6 MB request limit (1 MB async); the response     | `limits.install_lambda_limits`: 413 before the run,    |
 | limit is checked with sys.getsizeof against 6,000,000           | Function.ResponseSizeTooLarge past 6,291,456 bytes     |
 | Step Functions: 262,144 bytes refused, no check of a Task's     | `limits.install_state_limits`: States.DataLimitExceeded|
@@ -56,8 +59,10 @@ The gaps and what is done about them (docs/local-mode.md has the same table):
 | per call and parses the ASL per execution; GetExecutionHistory  | region, the parsed program per definition (heap keys   |
 | walks the model for every member of every event; the server    | set atomically), the history written directly, the     |
 | lists moto's folder per request; werkzeug closes every          | list kept; table writes wake waiters;                  |
-| connection (a TCP connection and a thread per request)          | `install_direct_requests`: in-process callers skip the |
-|                                                                 | socket (tests/local/test_moto_gaps_speed.py)           |
+| connection (a TCP connection and a thread per request);         | `install_direct_requests`: in-process callers skip the |
+| botocore builds a ServiceModel and a class for every client     | socket; clients of one session share the ServiceModel  |
+| (each emulated Lambda sandbox has its own clients)              | and class per service (`share_client_models`)          |
+|                                                                 | (tests/local/test_moto_gaps_speed.py)                  |
 
 Everything here patches moto's models or response classes (never the pipeline's handlers), so the code that runs
 in AWS runs unchanged against the emulator. Each install_* call is idempotent; `uninstall()` restores moto.
@@ -142,6 +147,9 @@ def uninstall() -> None:
         _service_models = _client_classes = None
         _handlers.clear()
         _sandboxes.clear()
+        for timer in _retry_timers:
+            timer.cancel()
+        _retry_timers.clear()
         _engines.clear()
         _task_runners.clear()
 
@@ -267,6 +275,81 @@ def _run_handler(fn: Any, handler: LambdaHandler, event: Any) -> tuple[bytes, bo
         return json.dumps(body).encode(), True
 
 
+# Lambda's retries of a failed asynchronous invocation: by default two, about 1 and then 2 minutes later.
+ASYNC_RETRY_DELAYS = (60.0, 120.0)
+_DEFAULT_EVENT_AGE = 21600  # seconds: 6 hours, Lambda's default MaximumEventAgeInSeconds
+_retry_timers: set[threading.Timer] = set()
+
+
+def _async_config(fn: Any) -> tuple[int, float, str | None]:
+    """(MaximumRetryAttempts, MaximumEventAgeInSeconds, on-failure destination ARN) of fn's EventInvokeConfig, or
+    Lambda's defaults (2, 6 hours, none) without one."""
+    configs = getattr(fn, "event_invoke_config", None) or []
+    config = configs[0].config if configs else {}
+    retries = int(config.get("MaximumRetryAttempts", len(ASYNC_RETRY_DELAYS)))
+    age = float(config.get("MaximumEventAgeInSeconds", _DEFAULT_EVENT_AGE))
+    destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    return min(retries, len(ASYNC_RETRY_DELAYS)), age, destination
+
+
+def _run_asynchronously(fn: Any, handler: LambdaHandler, event: Any, attempts: int = 0,
+                        received: float | None = None) -> None:
+    """An asynchronous invocation as Lambda runs it: an error (the handler's, or its timeout) is retried up to
+    MaximumRetryAttempts times (ASYNC_RETRY_DELAYS apart, on a timer: nothing waits for it) while the event is
+    younger than MaximumEventAgeInSeconds; then the invocation record goes to the on-failure destination (an SQS
+    queue the function's role may send to), or is dropped and logged."""
+    retries, max_age, destination = _async_config(fn)
+    received = time.monotonic() if received is None else received
+    payload, errored = _run_handler(fn, handler, event)
+    attempts += 1
+    if not errored:
+        return
+    if attempts > retries:
+        _send_to_failure_destination(fn, event, payload, "RetriesExhausted", attempts, destination)
+        return
+    delay = ASYNC_RETRY_DELAYS[attempts - 1]
+    if time.monotonic() - received + delay > max_age:
+        _send_to_failure_destination(fn, event, payload, "EventAgeExceeded", attempts, destination)
+        return
+    log.info("function %s failed (attempt %d); Lambda retries in %.0f s", fn.function_name, attempts, delay)
+
+    def retry() -> None:
+        with _lock:
+            _retry_timers.discard(timer)
+        _background(f"lambda-{fn.function_name}-retry",
+                    lambda: _run_asynchronously(fn, handler, event, attempts, received))
+
+    timer = threading.Timer(delay, retry)
+    timer.daemon = True
+    with _lock:
+        _retry_timers.add(timer)
+    timer.start()
+
+
+def _send_to_failure_destination(fn: Any, event: Any, payload: bytes, condition: str, attempts: int,
+                                 destination: str | None) -> None:
+    record = {
+        "version": "1.0", "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
+        "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": f"{fn.function_arn}:$LATEST",
+                           "condition": condition, "approximateInvokeCount": attempts},
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": json.loads(payload or b"null"),
+    }
+    if not destination or destination.split(":")[2] != "sqs":
+        log.warning("function %s failed %d time(s) (%s); the event is dropped: %s", fn.function_name, attempts,
+                    condition, payload[:500].decode(errors="replace"))
+        return
+    from moto.sqs.models import sqs_backends
+
+    if not iam.service_may(fn.role, "lambda.amazonaws.com", iam_policy.Request("sqs:SendMessage", destination)):
+        log.warning("function %s: its role may not send to %s; the failed event is dropped", fn.function_name,
+                    destination)
+        return
+    _, _, _, region, account, queue = destination.split(":", 5)
+    sqs_backends[account][region].send_message(queue, json.dumps(record))
+
+
 def _invoke_registered(fn: Any, body: Any, headers: Any, response_headers: dict[str, Any]) -> bytes | None:
     """Run fn's registered handler; None when no handler is registered for it (moto's own behaviour applies)."""
     handler = _handlers.get(fn.function_name)
@@ -275,9 +358,8 @@ def _invoke_registered(fn: Any, body: Any, headers: Any, response_headers: dict[
     event = json.loads(body) if isinstance(body, (str, bytes)) and body else (body or {})
     invocation_type = {str(k).lower(): v for k, v in dict(headers or {}).items()}.get(
         "x-amz-invocation-type", "RequestResponse")
-    if invocation_type == "Event":
-        # Asynchronous invocation: accepted now, run later; a failure is logged (AWS would retry, then drop it).
-        _background(f"lambda-{fn.function_name}", lambda: _run_handler(fn, handler, event))
+    if invocation_type == "Event":  # accepted now, run later, retried as Lambda retries it
+        _background(f"lambda-{fn.function_name}", lambda: _run_asynchronously(fn, handler, event))
         return b""
     if invocation_type == "DryRun":
         return b""

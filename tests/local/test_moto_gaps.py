@@ -123,6 +123,57 @@ def test_lambda_runtime_runs_event_invocations_in_the_background(patched: None) 
     assert calls == [{"a": 1}]
 
 
+def test_a_failed_event_invocation_is_retried_as_lambda_retries_it(patched: None,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto_gaps, "ASYNC_RETRY_DELAYS", (0.05, 0.1))  # Lambda's are about 1 and 2 minutes
+    calls: list[float] = []
+
+    def flaky(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls.append(time.monotonic())
+        if len(calls) < 3:
+            raise Failing(f"attempt {len(calls)} failed")
+        return {"done": event}
+
+    create_function("flaky")
+    moto_gaps.install_lambda_runtime({"flaky": flaky})
+    assert client("lambda").invoke(FunctionName="flaky", InvocationType="Event", Payload='{"a": 1}')[
+        "StatusCode"] == 202
+    until(lambda: len(calls) == 3)
+    assert calls[1] - calls[0] >= 0.05 and calls[2] - calls[1] >= 0.1  # the two retries, each after its delay
+    time.sleep(0.3)
+    assert len(calls) == 3  # it succeeded: no fourth attempt
+
+
+def test_an_event_invocation_that_keeps_failing_goes_to_its_on_failure_queue(patched: None,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto_gaps, "ASYNC_RETRY_DELAYS", (0.05, 0.1))
+    calls: list[dict[str, Any]] = []
+
+    def broken(event: dict[str, Any], context: Any) -> None:
+        calls.append(event)
+        raise Failing("the job cannot be read")
+
+    arn = create_function("broken-callback")
+    queue = client("sqs").create_queue(QueueName="callback-failures")["QueueUrl"]
+    queue_arn = client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+    client("lambda").put_function_event_invoke_config(
+        FunctionName="broken-callback", MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}})
+    moto_gaps.install_lambda_runtime({"broken-callback": broken})
+    client("lambda").invoke(FunctionName="broken-callback", InvocationType="Event", Payload='{"job": "j-1"}')
+    messages = until(lambda: client("sqs").receive_message(QueueUrl=queue).get("Messages"))
+    record = json.loads(messages[0]["Body"])
+    assert calls == [{"job": "j-1"}, {"job": "j-1"}]  # the invocation and MaximumRetryAttempts=1 retry
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["requestContext"]["functionArn"] == f"{arn}:$LATEST"
+    assert record["requestPayload"] == {"job": "j-1"}
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "Failing"
+    assert record["responsePayload"]["errorMessage"] == "the job cannot be read"
+
+
 def test_unregistered_functions_keep_moto_behaviour(patched: None) -> None:
     create_function("other")
     moto_gaps.install_lambda_runtime({})
