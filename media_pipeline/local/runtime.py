@@ -140,6 +140,7 @@ class LocalPipeline(account.EmulatedAccount):
         self._execution_arns: dict[str, str] = {}  # media id -> its execution, once its job record names it
         self._functions_initialized = threading.Event()  # set once every function's module is imported
         self._initializer: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.on_phase = on_phase or (lambda text: None)  # what start() is doing, for a progress display
 
     # ---- lifecycle --------------------------------------------------------------------------------------------
@@ -179,6 +180,7 @@ class LocalPipeline(account.EmulatedAccount):
         self._build_account()
         # What the first items need next, on a background thread while they are uploaded: the functions' code
         # (Lambda's INIT) and, when asked for, the engines' models. Each is also loaded by its first use.
+        self._stopping.clear()
         self._initializer = threading.Thread(target=self._initialize, name="initialize-functions", daemon=True)
         self._initializer.start()
         return self
@@ -193,11 +195,15 @@ class LocalPipeline(account.EmulatedAccount):
         finally:
             self._functions_initialized.set()
         if self.warm_engines and self.engines:
-            warm_engines()
+            warm_engines(self._stopping)
 
     def stop(self) -> None:
         if self._initializer is not None:  # the functions' modules import with this pipeline's environment
             self._functions_initialized.wait(timeout=60)
+            # A model still loading when the process exits aborts it (a native thread left joinable): the warm-up
+            # stops before its next model, and the one it is loading is waited for.
+            self._stopping.set()
+            self._initializer.join(timeout=60)
             self._initializer = None
         moto_gaps.wait_for_background_work(timeout=10)
         moto_gaps.uninstall()
@@ -459,13 +465,15 @@ class LocalPipeline(account.EmulatedAccount):
         return self.results.download(media_id, directory)
 
 
-def warm_engines() -> None:
-    """Load the speech, OCR and language models now, so the first item does not wait for them."""
+def warm_engines(stop: threading.Event | None = None) -> None:
+    """Load the speech, OCR and language models now, so the first item does not wait for them; none after `stop`
+    is set."""
     from media_pipeline.local.engines import language, ocr, speech
 
-    speech.model()
-    ocr.engine()
-    language.identifier()
+    for load in (speech.model, ocr.engine, language.identifier):
+        if stop is not None and stop.is_set():
+            return
+        load()
 
 
 def _reset_pipeline_caches() -> None:

@@ -95,3 +95,18 @@ def test_the_speech_model_is_checked_once_and_again_when_its_file_changes(tmp_pa
     with pytest.raises(speech.ModelIntegrityError, match="model.bin has SHA-256"):
         speech.verify_model(tmp_path, spec)
     assert sorted(hashed) == ["config.json", "model.bin", "model.bin"]
+
+
+def test_the_warm_up_loads_no_further_model_once_the_pipeline_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    from media_pipeline.local import runtime
+    from media_pipeline.local.engines import language, ocr, speech
+
+    stop = threading.Event()
+    loaded: list[str] = []
+    monkeypatch.setattr(speech, "model", lambda: loaded.append("speech") or stop.set())  # the pipeline stops
+    monkeypatch.setattr(ocr, "engine", lambda: loaded.append("ocr"))
+    monkeypatch.setattr(language, "identifier", lambda: loaded.append("language"))
+    runtime.warm_engines(stop)
+    assert loaded == ["speech"]  # the model being loaded finishes; none is started after
+    runtime.warm_engines()
+    assert loaded == ["speech", "speech", "ocr", "language"]
