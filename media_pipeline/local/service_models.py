@@ -16,6 +16,9 @@ mode they all read the same files of the installed packages. So the parsed conte
 - in this process, as `marshal` bytes keyed by the file's path, only when no cache folder is usable (they add up
   to over 100 MB resident).
 
+Sessions' `get_available_regions` (moto's EC2 module calls it three times on import, each from a new session, and
+each call parses the service's whole model for its endpoint prefix) keeps that prefix per service and data path.
+
 `install()` stays for the life of the process (the files are package data: they do not change while it runs).
 """
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 _parsed: dict[str, bytes] = {}
+_prefixes: dict[tuple[Any, ...], str] = {}  # (data path, service) -> the service's endpoint prefix
 _lock = threading.Lock()
 _originals: dict[str, Callable[..., Any]] = {}
 _PYTHON = f"{sys.implementation.cache_tag}:{marshal.version}"
@@ -129,7 +133,9 @@ def _botocore_file(file_path: str) -> Path | None:
 def install() -> None:
     """Route botocore's and moto's JSON data loading through the caches (idempotent; stays for the process).
     Before moto's EC2 module is imported, so that its import-time catalogues come from the cache too."""
+    from botocore.exceptions import UnknownServiceError
     from botocore.loaders import JSONFileLoader
+    from botocore.session import Session
     from moto.utilities import utils as moto_utils
 
     with _lock:
@@ -148,10 +154,29 @@ def install() -> None:
         def cached_load_resource(resource: str) -> Any:
             return load(_moto_resource(resource), lambda: load_resource(resource))
 
+        available_regions = Session.get_available_regions
+
+        def cached_available_regions(self: Any, service_name: str, partition_name: str = "aws",
+                                     allow_non_regional: bool = False) -> list[str]:
+            """botocore's answer, with the service's endpoint prefix (all it reads of the model) kept."""
+            key = (tuple(self.get_component("data_loader").search_paths), service_name)
+            with _lock:
+                prefix = _prefixes.get(key)
+            if prefix is None:
+                try:
+                    prefix = self.get_service_data(service_name)["metadata"].get("endpointPrefix", service_name)
+                except UnknownServiceError:
+                    return []
+                with _lock:
+                    _prefixes[key] = prefix
+            return self._get_internal_component("endpoint_resolver").get_available_endpoints(
+                prefix, partition_name, allow_non_regional)
+
         cached_load_file._media_pipeline_cache = True  # type: ignore[attr-defined]
         JSONFileLoader.load_file = cached_load_file  # type: ignore[method-assign]
         moto_utils.load_resource = cached_load_resource
-        _originals.update(load_file=load_file, load_resource=load_resource)
+        Session.get_available_regions = cached_available_regions  # type: ignore[method-assign]
+        _originals.update(load_file=load_file, load_resource=load_resource, available_regions=available_regions)
 
 
 def _moto_resource(resource: str) -> Path:
@@ -166,14 +191,17 @@ def _moto_resource(resource: str) -> Path:
 def uninstall() -> None:
     """botocore's and moto's own loading again, and this process's cache emptied (tests of the cache)."""
     from botocore.loaders import JSONFileLoader
+    from botocore.session import Session
     from moto.utilities import utils as moto_utils
 
     with _lock:
         if _originals:
             JSONFileLoader.load_file = _originals["load_file"]  # type: ignore[method-assign]
             moto_utils.load_resource = _originals["load_resource"]
+            Session.get_available_regions = _originals["available_regions"]  # type: ignore[method-assign]
             _originals.clear()
         _parsed.clear()
+        _prefixes.clear()
 
 
 def parse_json_file(path: Path) -> Any:

@@ -82,3 +82,25 @@ def test_moto_resources_come_from_the_cache(cache: Path) -> None:
     loaded = utils.load_resource("ec2/resources/instance_types.json")
     assert "t3.micro" in loaded and len(entries(cache)) == 1
     assert utils.load_resource("ec2/resources/instance_types.json") == loaded
+
+
+def test_available_regions_read_each_service_model_once_and_answer_as_botocore_does(cache: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                                   ) -> None:
+    import boto3
+    from botocore.session import Session
+
+    plain = {(service, partition): boto3.session.Session().get_available_regions(service, partition)
+             for service in ("ec2", "s3", "transcribe") for partition in ("aws", "aws-cn")}
+    service_models.install()
+    loads: list[str] = []
+    get_service_data = Session.get_service_data
+    monkeypatch.setattr(Session, "get_service_data",
+                        lambda self, name, *args, **kwargs: loads.append(name) or get_service_data(self, name, *args,
+                                                                                                    **kwargs))
+    for _ in range(3):  # as moto's EC2 module asks, each time from a new session
+        for (service, partition), regions in plain.items():
+            answer = boto3.session.Session().get_available_regions(service, partition)
+            assert answer == regions and "us-east-1" in plain[("ec2", "aws")]
+            answer.append("changed by a caller")  # each caller gets its own list
+    assert sorted(loads) == ["ec2", "s3", "transcribe"]  # each service's model read once, whatever the partition
