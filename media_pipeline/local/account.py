@@ -188,6 +188,16 @@ class EmulatedAccount:
         lam.create_event_source_mapping({"EventSourceArn": queue_arn, "FunctionName": mapping["function"],
                                          "BatchSize": mapping["batch_size"],
                                          "FunctionResponseTypes": ["ReportBatchItemFailures"]})
+        # Lambda's retries of the callbacks' asynchronous invocations, and the queues that get what still fails.
+        for name, invoke in self.snapshot["event_invoke_configs"].items():
+            config: dict[str, Any] = {"MaximumRetryAttempts": invoke["maximum_retry_attempts"],
+                                      "MaximumEventAgeInSeconds": invoke["maximum_event_age_seconds"]}
+            if invoke["on_failure"]:
+                queue = self.binding.name(invoke["on_failure"])
+                if queue not in sqs.queues:
+                    sqs.create_queue(queue)
+                config["DestinationConfig"] = {"OnFailure": {"Destination": self.binding.arn(invoke["on_failure"])}}
+            lam.put_function_event_invoke_config(name, config)
 
         events = _backend("events")
         events.put_rule(UPLOAD_RULE, event_pattern=json.dumps(steps.upload_event_pattern(self.bucket, UPLOAD_PREFIX)))

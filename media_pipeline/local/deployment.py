@@ -163,11 +163,25 @@ def snapshot_from_template(template: Mapping[str, Any]) -> dict[str, Any]:
                    for name, properties in _of_type(resources, "AWS::DynamoDB::GlobalTable",
                                                     "AWS::DynamoDB::Table").items()},
         "queues": {name: _queue(properties) for name, properties in _of_type(resources, "AWS::SQS::Queue").items()},
+        "event_invoke_configs": _event_invoke_configs(resources),
         "event_sources": [{"function": folder_name(_referenced(properties["FunctionName"])),
                            "queue": _referenced(properties["EventSourceArn"]),
                            "batch_size": int(properties.get("BatchSize", 10))}
                           for properties in _of_type(resources, "AWS::Lambda::EventSourceMapping").values()],
     }
+
+
+def _event_invoke_configs(resources: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Function folder -> how Lambda retries its asynchronous invocations, and the queue that gets what still
+    fails (Lambda's defaults where the template says nothing)."""
+    configs = {}
+    for properties in _of_type(resources, "AWS::Lambda::EventInvokeConfig").values():
+        destination = ((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        configs[folder_name(_referenced(properties["FunctionName"]))] = {
+            "maximum_retry_attempts": int(properties.get("MaximumRetryAttempts", 2)),
+            "maximum_event_age_seconds": int(properties.get("MaximumEventAgeInSeconds", 21600)),
+            "on_failure": _referenced(destination) if destination else None}
+    return dict(sorted(configs.items()))
 
 
 def _resource_policies(resources: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:

@@ -12,6 +12,7 @@ import pytest
 from media_pipeline import steps
 from media_pipeline.local import account, moto_gaps, runtime
 from tests.media_factory import wav_bytes
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,6 +74,31 @@ def test_functions_are_the_checkout_handlers(pipeline: runtime.LocalPipeline) ->
     names = {f["FunctionName"] for f in pipeline.client("lambda").list_functions()["Functions"]}
     folders = {p.parent.name for p in (ROOT / "functions").glob("*/handler.py")}
     assert folders - set(steps.OTHER_FUNCTIONS) <= names == set(account.FUNCTIONS)  # the web API runs behind serve
+
+
+def test_a_callback_that_keeps_failing_is_retried_then_waits_in_its_dead_letter_queue(
+        pipeline: runtime.LocalPipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As deployed: Lambda retries the Transcribe callback's asynchronous invocation twice, then sends the
+    invocation record to the callback's dead-letter queue (its role may send there)."""
+    from media_pipeline.local import quotas
+
+    monkeypatch.setattr(moto_gaps, "ASYNC_RETRY_DELAYS", (0.05, 0.1))  # Lambda's are about 1 and 2 minutes
+    monkeypatch.setitem(quotas._capacity.faults.rates, "dynamodb", (1.0, "5xx"))  # the table fails every call
+    event = {"source": "aws.transcribe", "detail-type": "Transcribe Job State Change",
+             "detail": {"TranscriptionJobName": "media-no-such-job-0", "TranscriptionJobStatus": "COMPLETED"}}
+    config = pipeline.client("lambda").get_function_event_invoke_config(FunctionName="transcribe_callback")
+    queue_arn = config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert queue_arn.endswith(":AiServicesTranscribeCallbackDeadLetterQueue") and config["MaximumRetryAttempts"] == 2
+    pipeline.client("lambda").invoke(FunctionName="transcribe_callback", InvocationType="Event",
+                                     Payload=json.dumps(event))
+    sqs = pipeline.client("sqs")
+    queue = sqs.get_queue_url(QueueName="AiServicesTranscribeCallbackDeadLetterQueue")["QueueUrl"]
+    messages = until(lambda: sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages"), timeout=60)
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"] == event
+    assert "InternalServerError" in record["responsePayload"]["errorMessage"], record["responsePayload"]
 
 
 def test_an_unknown_substitution_is_an_error() -> None:
