@@ -16,6 +16,7 @@ import pytest
 from media_pipeline.cli import results_page
 from media_pipeline.local import moto_gaps, quality, runtime
 from tests.local.test_runtime import fake_transcribe
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -173,9 +174,11 @@ def test_long_video_route_runs_the_worker_as_a_local_process() -> None:
         manifest = local.process(SAMPLES / "video-with-speech.mp4", timeout=180)
         assert manifest["status"] == "SUCCEEDED", manifest
         assert manifest["video"]["route"] == "fargate" and manifest["video"]["poster"]
-        tasks = local.client("ecs").list_tasks(cluster=local.substitutions["MediaWorkerClusterArn"],
-                                               desiredStatus="STOPPED")["taskArns"]
-        assert len(tasks) == 1
+        ecs, cluster = local.client("ecs"), local.substitutions["MediaWorkerClusterArn"]
+        # The worker resumes the execution before its process exits: the task stops a moment after the manifest.
+        tasks = until(lambda: ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"], timeout=60,
+                      what="the worker's task to stop")
+        assert len(tasks) == 1 and not ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]
 
 
 def test_redact_pii_turns_the_step_on_offline(tmp_path: Path) -> None:
