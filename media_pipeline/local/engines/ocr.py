@@ -165,7 +165,8 @@ def _words(text: str, score: float, box: list[list[float]], words: Any) -> list[
 
 def detect_text(document: bytes) -> list[dict[str, Any]]:
     """Textract blocks for every page of an image or PDF."""
-    with exclusive(priority=1, engine="ocr"), timed("ocr"):  # the engine's own time: not the wait for another item's engine
+    # timed inside the turn: the engine's own time, not the wait for another item's engine
+    with exclusive(priority=1, engine="ocr"), timed("ocr"):
         blocks: list[dict[str, Any]] = []
         for number, image in enumerate(pages(document), start=1):
             blocks.extend(page_blocks(image, number))

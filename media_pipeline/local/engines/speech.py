@@ -22,6 +22,7 @@ import hashlib
 import io
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -168,7 +169,7 @@ def verify_model(directory: Path | None = None, spec: SpeechModel | None = None)
             info = path.stat()
         except OSError:
             info = None
-        if info is None or not path.is_file():
+        if info is None or not stat.S_ISREG(info.st_mode):
             raise ModelIntegrityError(f"{path} is missing: install {spec.package}")
         identity = (info.st_ino, info.st_size, info.st_mtime_ns, expected)
         if _verified.get(path) == identity:
@@ -300,7 +301,8 @@ def transcribe(audio: bytes, language: str | None = None) -> dict[str, Any]:
 def run(audio: bytes, language: str | None, spec: SpeechModel, decoding: dict[str, Any]) -> dict[str, Any]:
     """`transcribe` with a given model and decoding options (the benchmark compares them)."""
     requested = whisper_language(language, spec) if language else ("en" if spec.english_only else None)
-    with exclusive(engine="speech"), timed("speech"):  # the engine's own time: not the wait for another item's
+    # timed inside the turn: the engine's own time, not the wait for another item's engine
+    with exclusive(engine="speech"), timed("speech"):
         whisper = _loaded(spec.key)  # within the turn: another engine's turn may have parked it
         samples = _decode(audio)
         segments, info = whisper.transcribe(samples, language=requested, **decoding)
