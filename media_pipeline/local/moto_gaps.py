@@ -126,7 +126,6 @@ def _patch(owner: Any, attr: str, replacement: Any) -> Any:
 
 def uninstall() -> None:
     """Restore moto's own code and forget handlers, engines and runners (tests show the gaps this way)."""
-    global _service_models, _client_classes
     from media_pipeline.local import limits
 
     limits.reset()  # the pollers stop before the code they call is restored
@@ -144,7 +143,6 @@ def uninstall() -> None:
         _patches.clear()
         _programs.clear()
         _sfn_clients.clear()
-        _service_models = _client_classes = None
         _handlers.clear()
         _sandboxes.clear()
         for timer in _retry_timers:
@@ -2012,9 +2010,6 @@ def install_presigned_url_expiry() -> None:
 _PROGRAMS_KEPT = 16
 _programs: dict[str, Any] = {}  # definition text -> parsed program (the newest _PROGRAMS_KEPT)
 _sfn_clients: dict[tuple[Any, ...], Any] = {}
-# botocore's loader -> {(service, api version): ServiceModel}; session event emitter -> {(service, id(model)): class}
-_service_models: Any = None
-_client_classes: Any = None
 
 
 class _Changes:
@@ -2234,36 +2229,29 @@ def share_client_models() -> None:
 
     from botocore.client import ClientCreator
 
-    global _service_models, _client_classes
-    with _lock:
-        if _service_models is None:
-            _service_models, _client_classes = weakref.WeakKeyDictionary(), weakref.WeakKeyDictionary()
+    models: Any = weakref.WeakKeyDictionary()  # a session's loader -> {(service, api version): ServiceModel}
+    classes: Any = weakref.WeakKeyDictionary()  # a session's event emitter -> {(service, id(model)): (model, class)}
     load_model, make_class = ClientCreator._load_service_model, ClientCreator._create_client_class
 
     def shared_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
         key = (service_name, api_version)
         with _lock:
-            models = _service_models.setdefault(self._loader, {})
-            model = models.get(key)
+            model = models.setdefault(self._loader, {}).get(key)
         if model is None:
             model = load_model(self, service_name, api_version)
             with _lock:
-                model = models.setdefault(key, model)
+                model = models[self._loader].setdefault(key, model)
         return model
 
     def shared_class(self: Any, service_name: str, service_model: Any) -> Any:
-        key = (service_name, id(service_model))
+        key = (service_name, id(service_model))  # the entry holds the model: its id is not reused while kept
         with _lock:
-            classes = _client_classes.setdefault(self._event_emitter, {})
-            kept = classes.get(key)
-        if kept is not None and kept[0] is service_model:
-            return kept[1]
-        made = make_class(self, service_name, service_model)
-        with _lock:
-            kept = classes.get(key)
-            if kept is None or kept[0] is not service_model:  # none yet, or kept for a model since collected
-                kept = classes[key] = (service_model, made)
-            return kept[1]
+            kept = classes.setdefault(self._event_emitter, {}).get(key)
+        if kept is None:
+            made = make_class(self, service_name, service_model)
+            with _lock:
+                kept = classes[self._event_emitter].setdefault(key, (service_model, made))
+        return kept[1]
 
     _patch(ClientCreator, "_load_service_model", shared_model)
     _patch(ClientCreator, "_create_client_class", shared_class)
